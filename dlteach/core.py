@@ -1,0 +1,159 @@
+"""The layer protocol every dlteach layer follows.
+
+A layer is a function with memory::
+
+    y = layer.forward(x)             # caches what backward needs
+    grad_x = layer.backward(grad_y)  # returns dL/dx, accumulates dL/dW into W.grad
+
+Parameters are :class:`Parameter` objects holding a ``value`` and its ``grad``.
+``Sequential`` chains layers: forward left to right, backward right to left,
+which is backpropagation in one line each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from dlteach.errors import InvalidValueError, ShapeError
+
+
+class Parameter:
+    """A trainable array and the gradient of the loss with respect to it.
+
+    value: any shape;  grad: same shape as value, accumulated by ``backward``.
+    """
+
+    def __init__(self, value: np.ndarray, name: str = "") -> None:
+        self.value = np.asarray(value)
+        self.grad = np.zeros_like(self.value)
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    @property
+    def size(self) -> int:
+        return self.value.size
+
+    def zero_grad(self) -> None:
+        self.grad = np.zeros_like(self.value)
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name or '?'}, shape={self.value.shape}, dtype={self.value.dtype})"
+
+
+class Layer:
+    """Base class: subclasses implement ``forward`` and ``backward``.
+
+    Parameters are found automatically: every attribute holding a
+    :class:`Parameter` (in definition order) is a parameter of the layer.
+    ``training`` is True in training mode and False in evaluation mode.
+    """
+
+    training: bool = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def named_parameters(self, prefix: str = "") -> dict[str, Parameter]:
+        """Every parameter, keyed by its path (``"W"``, or ``"0.W"`` inside a Sequential)."""
+        return {prefix + name: p for name, p in vars(self).items() if isinstance(p, Parameter)}
+
+    def parameters(self) -> list[Parameter]:
+        return list(self.named_parameters().values())
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    def train(self, mode: bool = True) -> Layer:
+        """Switch to training mode (or evaluation mode with ``mode=False``); returns self."""
+        self.training = mode
+        return self
+
+    def eval(self) -> Layer:
+        return self.train(False)
+
+    def _missing_cache(self) -> InvalidValueError:
+        return InvalidValueError(
+            f"{self!r}: backward called before forward. Run forward on a batch first."
+        )
+
+    def _check_grad_shape(self, grad: np.ndarray, expected: tuple[int, ...]) -> None:
+        if np.shape(grad) != expected:
+            raise ShapeError(
+                f"{self!r}: backward expected a gradient of shape {expected} "
+                f"(the shape of the last forward's output), got {np.shape(grad)}."
+            )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Sequential(Layer):
+    """Layers applied one after another: y = f_L(... f_2(f_1(x)))."""
+
+    def __init__(self, *layers: Layer) -> None:
+        if len(layers) == 1 and isinstance(layers[0], list | tuple):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential: item {i} must be a Layer, got {type(layer).__name__}."
+                )
+        self.layers = list(layers)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    def named_parameters(self, prefix: str = "") -> dict[str, Parameter]:
+        out: dict[str, Parameter] = {}
+        for i, layer in enumerate(self.layers):
+            out.update(layer.named_parameters(prefix=f"{prefix}{i}."))
+        return out
+
+    def train(self, mode: bool = True) -> Sequential:
+        self.training = mode
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Layer:
+        return self.layers[i]
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
+
+    def summary(self) -> str:
+        """A table of layers and parameter counts."""
+        rows = [f"{'#':>3}  {'layer':<32} {'parameters':>10}"]
+        for i, layer in enumerate(self.layers):
+            rows.append(f"{i:>3}  {layer!r:<32} {layer.num_parameters():>10,}")
+        rows.append(f"     {'total':<32} {self.num_parameters():>10,}")
+        return "\n".join(rows)

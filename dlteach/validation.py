@@ -1,0 +1,152 @@
+"""Input checks shared by every public function and layer.
+
+The messages follow one pattern, so a learner always learns the same three
+facts: *who* complained, what it *expected*, and what it *got*::
+
+    Dense(64 -> 10): expected input of shape (N, 64), got (32, 65).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+
+from dlteach.errors import DTypeError, InvalidValueError, ShapeError
+
+ShapeSpec = Sequence[int | str | None]
+
+
+def format_shape(spec: ShapeSpec) -> str:
+    """Render a shape spec such as ``("N", 64)`` as ``(N, 64)``; None prints as ``*``."""
+    parts = ["*" if s is None else str(s) for s in spec]
+    if len(parts) == 1:
+        return f"({parts[0]},)"
+    return "(" + ", ".join(parts) + ")"
+
+
+def check_array(
+    x: object,
+    *,
+    owner: str,
+    name: str = "input",
+    shape: ShapeSpec | None = None,
+    ndim: int | None = None,
+    kind: str = "float",
+    allow_empty: bool = False,
+) -> np.ndarray:
+    """Return ``x`` as an ndarray after checking its type, shape and finiteness.
+
+    owner: who is checking, used as the message prefix (``"Dense(64 -> 10)"``).
+    shape: expected shape; an int must match exactly, a str (``"N"``) or None matches
+        any size. Symbols that repeat must match each other.
+    kind: ``"float"`` (real floating dtype), ``"int"`` (integer dtype) or ``"number"``.
+
+    The array is never copied or modified, so the caller keeps ownership.
+    """
+    if isinstance(x, np.ndarray):
+        arr = x
+    elif isinstance(x, list | tuple | Real) or np.isscalar(x):
+        arr = np.asarray(x)
+        if kind == "float" and arr.dtype.kind in "iub":
+            arr = arr.astype(np.float64)
+    else:
+        raise DTypeError(
+            f"{owner}: expected {name} to be a NumPy array, got {type(x).__name__}."
+        )
+    if kind == "float" and arr.dtype.kind != "f":
+        raise DTypeError(
+            f"{owner}: expected {name} with a floating dtype (float32 or float64), "
+            f"got dtype {arr.dtype}. Convert it with x.astype(np.float64)."
+        )
+    if kind == "int" and arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and arr.size and np.all(arr == np.round(arr)):
+            hint = " Convert it with y.astype(int)."
+        else:
+            hint = ""
+        raise DTypeError(
+            f"{owner}: expected {name} with an integer dtype (class labels), "
+            f"got dtype {arr.dtype}.{hint}"
+        )
+    if kind == "number" and arr.dtype.kind not in "iuf":
+        raise DTypeError(f"{owner}: expected {name} to hold numbers, got dtype {arr.dtype}.")
+    if shape is not None:
+        _check_shape(arr, shape, owner=owner, name=name)
+    elif ndim is not None and arr.ndim != ndim:
+        raise ShapeError(
+            f"{owner}: expected {name} with {ndim} dimension{'s' if ndim != 1 else ''}, "
+            f"got shape {tuple(arr.shape)} ({arr.ndim} dimension{'s' if arr.ndim != 1 else ''})."
+        )
+    if not allow_empty and arr.size == 0:
+        raise InvalidValueError(f"{owner}: {name} is empty (shape {tuple(arr.shape)}).")
+    return arr
+
+
+def _check_shape(arr: np.ndarray, spec: ShapeSpec, *, owner: str, name: str) -> None:
+    expected = format_shape(spec)
+    if arr.ndim != len(spec):
+        raise ShapeError(
+            f"{owner}: expected {name} of shape {expected}, got {tuple(arr.shape)} "
+            f"({arr.ndim} dimension{'s' if arr.ndim != 1 else ''} instead of {len(spec)})."
+        )
+    bound: dict[str, int] = {}
+    for want, got in zip(spec, arr.shape, strict=True):
+        if isinstance(want, Integral) and want != got:
+            raise ShapeError(f"{owner}: expected {name} of shape {expected}, got {tuple(arr.shape)}.")
+        if isinstance(want, str):
+            if want in bound and bound[want] != got:
+                raise ShapeError(
+                    f"{owner}: expected {name} of shape {expected}, got {tuple(arr.shape)} "
+                    f"(both {want} must be equal)."
+                )
+            bound[want] = got
+
+
+def check_same_length(a: np.ndarray, b: np.ndarray, *, owner: str, names: tuple[str, str]) -> None:
+    """Raise ShapeError when two arrays hold a different number of examples."""
+    if len(a) != len(b):
+        raise ShapeError(
+            f"{owner}: {names[0]} and {names[1]} must hold the same number of examples, "
+            f"got {len(a)} and {len(b)}."
+        )
+
+
+def check_labels(y: object, n_classes: int, *, owner: str, name: str = "labels") -> np.ndarray:
+    """Check integer class labels of shape (N,) lie in ``0 .. n_classes - 1``."""
+    arr = check_array(y, owner=owner, name=name, ndim=1, kind="int")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi >= n_classes:
+        bad = lo if lo < 0 else hi
+        raise InvalidValueError(
+            f"{owner}: {name} must lie in 0..{n_classes - 1} for {n_classes} classes, "
+            f"got a label {bad}."
+        )
+    return arr
+
+
+def check_positive(value: object, *, owner: str, name: str) -> float:
+    """Return ``value`` as a float after checking that it is a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise DTypeError(f"{owner}: expected {name} to be a number, got {type(value).__name__}.")
+    if not np.isfinite(value) or value <= 0:
+        raise InvalidValueError(f"{owner}: {name} must be a positive number, got {value}.")
+    return float(value)
+
+
+def check_positive_int(value: object, *, owner: str, name: str) -> int:
+    """Return ``value`` as an int after checking that it is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise DTypeError(f"{owner}: expected {name} to be an integer, got {type(value).__name__}.")
+    if value < 1:
+        raise InvalidValueError(f"{owner}: {name} must be at least 1, got {value}.")
+    return int(value)
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A NumPy Generator from a seed (int), an existing Generator, or None (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
+        raise DTypeError(f"seed: expected an int, a numpy Generator or None, got {type(seed).__name__}.")
+    return np.random.default_rng(seed)
