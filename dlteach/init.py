@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlteach.errors import ShapeError
 from dlteach.validation import as_rng, check_positive_int
 
 
@@ -22,7 +23,9 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
 def _check_shape(shape: tuple[int, ...], owner: str) -> tuple[int, ...]:
     shape = tuple(shape)
     if len(shape) < 2:
-        raise ValueError(f"{owner}: expected a weight shape with at least 2 dimensions, got {shape}.")
+        raise ShapeError(
+            f"{owner}: expected a weight shape with at least 2 dimensions, got {shape}."
+        )
     for s in shape:
         check_positive_int(s, owner=owner, name="each dimension of shape")
     return shape
@@ -48,7 +51,10 @@ def he_normal(
 
 
 def normal(
-    shape: tuple[int, ...], std: float, rng: int | np.random.Generator | None = None, dtype=np.float64
+    shape: tuple[int, ...],
+    std: float,
+    rng: int | np.random.Generator | None = None,
+    dtype=np.float64,
 ) -> np.ndarray:
     """Plain N(0, std^2): for showing what too small or too large initial weights do."""
     shape = _check_shape(shape, "normal")

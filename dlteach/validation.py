@@ -47,14 +47,12 @@ def check_array(
     """
     if isinstance(x, np.ndarray):
         arr = x
-    elif isinstance(x, list | tuple | Real) or np.isscalar(x):
+    elif isinstance(x, list | tuple | Real | np.generic) and not isinstance(x, str | bytes):
         arr = np.asarray(x)
         if kind == "float" and arr.dtype.kind in "iub":
             arr = arr.astype(np.float64)
     else:
-        raise DTypeError(
-            f"{owner}: expected {name} to be a NumPy array, got {type(x).__name__}."
-        )
+        raise DTypeError(f"{owner}: expected {name} to be a NumPy array, got {type(x).__name__}.")
     if kind == "float" and arr.dtype.kind != "f":
         raise DTypeError(
             f"{owner}: expected {name} with a floating dtype (float32 or float64), "
@@ -93,7 +91,9 @@ def _check_shape(arr: np.ndarray, spec: ShapeSpec, *, owner: str, name: str) -> 
     bound: dict[str, int] = {}
     for want, got in zip(spec, arr.shape, strict=True):
         if isinstance(want, Integral) and want != got:
-            raise ShapeError(f"{owner}: expected {name} of shape {expected}, got {tuple(arr.shape)}.")
+            raise ShapeError(
+                f"{owner}: expected {name} of shape {expected}, got {tuple(arr.shape)}."
+            )
         if isinstance(want, str):
             if want in bound and bound[want] != got:
                 raise ShapeError(
@@ -148,5 +148,7 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
-        raise DTypeError(f"seed: expected an int, a numpy Generator or None, got {type(seed).__name__}.")
+        raise DTypeError(
+            f"seed: expected an int, a numpy Generator or None, got {type(seed).__name__}."
+        )
     return np.random.default_rng(seed)
