@@ -21,12 +21,30 @@ from dlteach.init import he_normal, xavier_uniform
 from dlteach.dense import Dense
 
 # --- section: activations, losses, optimizers, gradcheck ---
+from dlteach.activations import (
+    ReLU, Sigmoid, Softmax, Tanh, log_softmax, relu, sigmoid, sigmoid_grad, softmax, tanh,
+)
+from dlteach.losses import BinaryCrossEntropy, Loss, MSELoss, SoftmaxCrossEntropy
+from dlteach.gradcheck import GradcheckReport, gradcheck, relative_error
+from dlteach.optim import SGD, Adam, Optimizer, adam_step, clip_grad_norm, momentum_step, sgd_step
 # --- end section ---
 
 # --- section: data, metrics, training, plots, serialization ---
+from dlteach.data import (
+    Dataset, Split, Standardizer, load_breast_cancer, load_digits, logic_gate, make_blobs,
+    make_circles, make_moons, make_spirals, make_xor, minibatches, one_hot, train_val_test_split,
+)
+from dlteach.metrics import accuracy, confusion_matrix, scores_to_labels
+from dlteach.plots import (
+    plot_confusion_matrix, plot_decision_boundary, plot_history, plot_image_grid,
+)
+from dlteach.training import EarlyStopping, History, evaluate, fit, predict, predict_classes
+from dlteach.serialization import load_parameters, save_parameters
 # --- end section ---
 
 # --- section: perceptron ---
+from dlteach.checking import VERDICT_MIMETYPE, Case, Verdict, check_function, check_value
+from dlteach.perceptron import Perceptron, count_mistakes, perceptron_update, step, weighted_sum
 # --- end section ---
 
 # --- section: convolution and pooling ---

@@ -36,7 +36,7 @@ def check_array(
     kind: str = "float",
     allow_empty: bool = False,
 ) -> np.ndarray:
-    """Return ``x`` as an ndarray after checking its type, shape and finiteness.
+    """Return ``x`` as an ndarray after checking its type, shape and size.
 
     owner: who is checking, used as the message prefix (``"Dense(64 -> 10)"``).
     shape: expected shape; an int must match exactly, a str (``"N"``) or None matches

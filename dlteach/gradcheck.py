@@ -1,0 +1,450 @@
+"""Gradient checking: compare backprop's gradients with finite differences.
+
+Backpropagation is easy to get almost right. The check is simple: nudge one
+number by +-eps, see how the loss moves, and compare with what ``backward``
+claims (the central difference)::
+
+    dL/dx_i  ~=  (L(x + eps e_i) - L(x - eps e_i)) / (2 eps)
+
+``gradcheck`` does this for every element of the input and of every parameter,
+and prints a table that says which tensor is wrong::
+
+    >>> report = gradcheck(Dense(4, 3, rng=0), np.random.default_rng(0).normal(size=(5, 4)))
+    >>> report.passed()
+    True
+
+Relative error (the number in the table), per tensor a (analytic) and n (numerical)::
+
+    error = max_i |a_i - n_i| / max(max_i |a_i|, max_i |n_i|)        (0 when both are all 0)
+
+Dividing by the largest gradient of the *tensor*, not element by element, keeps
+tiny elements (say 1e-12 against 3e-12, which are both rounding noise) from
+looking like failures. In float64 a correct gradient gives ~1e-10 or less and a
+wrong one ~1e-2 or more; the default tolerance is 1e-7. A tensor whose true
+gradient is zero everywhere (a dead ReLU layer) can only show rounding noise:
+check its "max |grad|" column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dlteach.core import Layer, Parameter
+from dlteach.errors import DTypeError, InvalidValueError, ShapeError
+from dlteach.losses import Loss
+from dlteach.validation import as_rng, check_array, check_positive
+
+DEFAULT_TOL = 1e-7
+
+
+def relative_error(analytic: np.ndarray, numerical: np.ndarray) -> float:
+    """max|a - n| / max(max|a|, max|n|) over a whole tensor; 0.0 when both are all zeros.
+
+    analytic, numerical: arrays of the same shape. NaN or inf anywhere gives nan.
+    """
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numerical, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ShapeError(
+            f"relative_error: analytic and numerical must have the same shape, "
+            f"got {a.shape} and {n.shape}."
+        )
+    if a.size == 0:
+        return 0.0
+    if not (np.isfinite(a).all() and np.isfinite(n).all()):
+        return float("nan")
+    scale = max(np.abs(a).max(), np.abs(n).max())
+    if scale == 0:
+        return 0.0
+    return float(np.abs(a - n).max() / scale)
+
+
+@dataclass(eq=False)
+class GradcheckReport:
+    """The result of :func:`gradcheck`: one relative error per checked tensor.
+
+    errors: {"input": 3e-11, "W": 2e-10, ...}; inside a Sequential the
+        parameter names carry the layer's index: "0.W", "2.b".
+    analytic, numerical: the two gradients of every tensor, to inspect by hand.
+    """
+
+    checked: str
+    objective: str
+    eps: float
+    analytic: dict[str, np.ndarray]
+    numerical: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+    errors: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.errors = {
+            name: relative_error(a, self.numerical[name]) for name, a in self.analytic.items()
+        }
+
+    @property
+    def max_error(self) -> float:
+        """The largest relative error over all tensors (nan if any gradient was nan/inf)."""
+        values = list(self.errors.values())
+        if any(np.isnan(v) for v in values):
+            return float("nan")
+        return max(values, default=0.0)
+
+    def passed(self, tol: float = DEFAULT_TOL) -> bool:
+        """True when every tensor's relative error is at most ``tol``."""
+        tol = check_positive(tol, owner="GradcheckReport.passed", name="tol")
+        return all(e <= tol for e in self.errors.values())  # nan <= tol is False
+
+    def failed(self, tol: float = DEFAULT_TOL) -> list[str]:
+        """Names of the tensors whose relative error exceeds ``tol``."""
+        tol = check_positive(tol, owner="GradcheckReport.failed", name="tol")
+        return [name for name, e in self.errors.items() if not e <= tol]
+
+    def worst(self, name: str) -> tuple[tuple[int, ...], float, float]:
+        """(index, analytic, numerical) where tensor ``name``'s gradients differ most."""
+        if name not in self.analytic:
+            raise InvalidValueError(
+                f"GradcheckReport: no tensor named {name!r}; the tensors are {list(self.analytic)}."
+            )
+        a, n = self.analytic[name], self.numerical[name]
+        diff = np.abs(a.astype(np.float64) - n)
+        diff = np.where(np.isnan(diff), np.inf, diff)  # point at a nan first
+        idx = np.unravel_index(int(np.argmax(diff)), a.shape) if a.size else ()
+        index = tuple(int(i) for i in idx)
+        return index, float(a[index]), float(n[index])
+
+    def summary(self, tol: float = DEFAULT_TOL) -> str:
+        """The table that ``print(report)`` shows, judged against ``tol``."""
+        tol = check_positive(tol, owner="GradcheckReport.summary", name="tol")
+        lines = [f"gradcheck of {self.checked}", f"  L = {self.objective}, eps = {self.eps:g}"]
+        names = list(self.analytic)
+        shapes = {name: str(tuple(self.analytic[name].shape)) for name in names}
+        w_name = max([len("tensor"), *(len(n) for n in names)])
+        w_shape = max([len("shape"), *(len(s) for s in shapes.values())])
+        lines.append(
+            f"  {'tensor':<{w_name}}  {'shape':<{w_shape}}  {'max |grad|':>10}  {'rel. error':>10}"
+        )
+        for name in names:
+            a = self.analytic[name]
+            scale = float(np.abs(a).max()) if a.size else 0.0
+            err = self.errors[name]
+            row = f"  {name:<{w_name}}  {shapes[name]:<{w_shape}}  {scale:>10.1e}  {err:>10.1e}"
+            if err <= tol:
+                row += "  ok"
+            else:
+                index, av, nv = self.worst(name)
+                where = "[" + ", ".join(map(str, index)) + "]"
+                row += f"  FAIL  worst at {where}: analytic {av:.6g}, numerical {nv:.6g}"
+            lines.append(row)
+        lines.extend(f"  note: {note}" for note in self.notes)
+        bad = [n for n in names if not self.errors[n] <= tol]
+        if bad:
+            lines.append(
+                f"FAILED (tol {tol:g}): the gradient of {', '.join(bad)} does not match "
+                f"finite differences."
+            )
+        else:
+            lines.append(f"passed (tol {tol:g}): max relative error {self.max_error:.1e}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        errors = ", ".join(f"{name!r}: {e:.1e}" for name, e in self.errors.items())
+        return f"GradcheckReport({self.checked}, passed={self.passed()}, errors={{{errors}}})"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self) if cycle else str(self))
+
+
+# --- saving and restoring everything the check touches ------------------------------------
+
+
+def _layers_in(root: Layer) -> list[Layer]:
+    """root and every layer reachable from it (attributes, lists, tuples, dicts)."""
+    seen: set[int] = set()
+    out: list[Layer] = []
+    stack: list[Any] = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        out.append(obj)
+        for value in vars(obj).values():
+            items = value.values() if isinstance(value, dict) else value
+            if isinstance(value, Layer):
+                stack.append(value)
+            elif isinstance(value, list | tuple | dict):
+                stack.extend(v for v in items if isinstance(v, Layer))
+    return out
+
+
+class _Snapshot:
+    """Attributes of some objects, and the contents of their arrays, to put back later."""
+
+    def __init__(self, objects: list[Any]) -> None:
+        self._saved = []
+        for obj in objects:
+            attrs = dict(vars(obj))
+            contents = {
+                k: v.copy()
+                for k, v in attrs.items()
+                if isinstance(v, np.ndarray) and v.dtype != object
+            }
+            self._saved.append((obj, attrs, contents))
+
+    def restore(self) -> None:
+        for obj, attrs, contents in self._saved:
+            state = vars(obj)
+            state.clear()
+            state.update(attrs)
+            for k, saved in contents.items():
+                arr = attrs[k]
+                # An array changed in place (a running average, say) gets its contents back.
+                if arr.tobytes() != saved.tobytes():
+                    np.copyto(arr, saved)
+
+
+# --- the check ----------------------------------------------------------------------------
+
+
+def _numerical_grad(f: Callable[[], float], arr: np.ndarray, eps: float) -> np.ndarray:
+    """Central differences of f() with respect to every element of arr (perturbed in place)."""
+    flat = arr.reshape(-1)
+    if not np.shares_memory(flat, arr):  # cannot happen: arr is always our own contiguous copy
+        raise RuntimeError("gradcheck: internal error, the perturbed array is not contiguous.")
+    grad = np.empty(arr.size, dtype=np.float64)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        f_plus = f()
+        flat[i] = old - eps
+        f_minus = f()
+        flat[i] = old  # put it back exactly
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad.reshape(arr.shape)
+
+
+def _check_grad(grad: object, expected: tuple[int, ...], who: str, name: str) -> np.ndarray:
+    if grad is None:
+        raise DTypeError(f"gradcheck: {who} returned None for {name}. Did you forget `return`?")
+    grad = np.asarray(grad)
+    if grad.shape != expected:
+        raise ShapeError(
+            f"gradcheck: {who} gave a gradient for {name} of shape {grad.shape}, "
+            f"expected {expected} (the shape of {name})."
+        )
+    return np.array(grad, dtype=np.float64)
+
+
+def _float64_target(target: object) -> object:
+    if target is None:
+        return None
+    arr = np.asarray(target)
+    return arr.astype(np.float64) if arr.dtype.kind == "f" else arr.copy()
+
+
+def gradcheck(
+    fn_or_layer: Layer | Loss | Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x: np.ndarray,
+    *,
+    target: np.ndarray | None = None,
+    loss: Loss | None = None,
+    eps: float = 1e-6,
+    seed: int | np.random.Generator | None = 0,
+) -> GradcheckReport:
+    """Compare analytic gradients (backward) with central differences, tensor by tensor.
+
+    What is checked depends on the first argument:
+
+    - a Layer (Dense, ReLU, a Sequential model...), x: its input. Without a loss the
+      scalar is L = sum(layer.forward(x) * R) with a fixed random R (from ``seed``) of
+      the output's shape, so every output element matters. With ``loss=`` and
+      ``target=`` it is L = loss(layer.forward(x), target), the real training objective.
+      Checked: dL/dx ("input") and every parameter ("W", "b", or "0.W" in a Sequential).
+    - a Loss, x: its prediction, ``target=`` required. Checked: dL/dpred ("input").
+    - a function f(x) -> (L, dL/dx). Checked: dL/dx ("input").
+
+    Nothing the caller owns is left modified: x is copied, and the layer's
+    parameters, gradients and caches are put back exactly as they were.
+
+    Precision: the check runs in float64. A float32 x or float32 parameters are
+    copied to float64 for the check (the report says so), because in float32 the
+    rounding alone gives relative errors of about 1e-3, hiding real bugs. A layer
+    that draws random numbers in forward (dropout) must be put in eval mode first.
+
+    eps: the finite-difference step; 1e-6 balances truncation and rounding errors.
+    """
+    eps = check_positive(eps, owner="gradcheck", name="eps")
+    x_in = check_array(x, owner="gradcheck", name="x")
+    notes: list[str] = []
+    widened = []
+    if x_in.dtype != np.float64:
+        widened.append(f"x was {x_in.dtype}")
+    x64 = np.array(x_in, dtype=np.float64, copy=True, order="C")
+    target64 = _float64_target(target)
+
+    if isinstance(fn_or_layer, Loss):
+        if loss is not None:
+            raise InvalidValueError(
+                f"gradcheck: {fn_or_layer!r} is already a loss; pass loss= only with a layer."
+            )
+        if target is None:
+            raise InvalidValueError(
+                f"gradcheck: checking {fn_or_layer!r} needs target=..., "
+                f"e.g. gradcheck({fn_or_layer!r}, pred, target=y)."
+            )
+        return _check_loss(fn_or_layer, x64, target64, eps, notes + _widened_note(widened))
+    if isinstance(fn_or_layer, Layer):
+        if loss is not None and not isinstance(loss, Loss):
+            raise DTypeError(
+                f"gradcheck: expected loss to be a Loss such as SoftmaxCrossEntropy(), "
+                f"got {type(loss).__name__}."
+            )
+        if loss is not None and target is None:
+            raise InvalidValueError(f"gradcheck: loss={loss!r} needs target=... too.")
+        if loss is None and target is not None:
+            raise InvalidValueError(
+                "gradcheck: target= is only used with a loss; pass loss=... as well, "
+                "e.g. loss=SoftmaxCrossEntropy()."
+            )
+        return _check_layer(fn_or_layer, x64, target64, loss, eps, seed, widened)
+    if callable(fn_or_layer):
+        if loss is not None or target is not None:
+            raise InvalidValueError(
+                "gradcheck: loss= and target= are only used with a layer or a loss, "
+                "not with a function."
+            )
+        return _check_function(fn_or_layer, x64, eps, notes + _widened_note(widened))
+    raise DTypeError(
+        f"gradcheck: expected a Layer, a Loss or a function f(x) -> (L, dL/dx), "
+        f"got {type(fn_or_layer).__name__}."
+    )
+
+
+def _widened_note(widened: list[str]) -> list[str]:
+    if not widened:
+        return []
+    return [
+        f"{' and '.join(widened)}; the check ran on float64 copies "
+        f"(in float32, rounding alone gives relative errors near 1e-3)."
+    ]
+
+
+def _check_loss(
+    loss: Loss, x64: np.ndarray, target: object, eps: float, notes: list[str]
+) -> GradcheckReport:
+    snapshot = _Snapshot([loss])
+    try:
+        loss.forward(x64, target)
+        analytic = _check_grad(loss.backward(), x64.shape, f"{loss!r}.backward()", "the input")
+        numerical = _numerical_grad(lambda: float(loss.forward(x64, target)), x64, eps)
+    finally:
+        snapshot.restore()
+    return GradcheckReport(
+        checked=repr(loss),
+        objective=f"{loss!r}(input, target)",
+        eps=eps,
+        analytic={"input": analytic},
+        numerical={"input": numerical},
+        notes=notes,
+    )
+
+
+def _check_function(
+    fn: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x64: np.ndarray,
+    eps: float,
+    notes: list[str],
+) -> GradcheckReport:
+    name = getattr(fn, "__name__", type(fn).__name__)
+    out = fn(x64.copy())
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise DTypeError(
+            f"gradcheck: expected {name}(x) to return a pair (loss, gradient), "
+            f"got {type(out).__name__}."
+        )
+    analytic = _check_grad(out[1], x64.shape, f"{name}(x)", "x")
+    numerical = _numerical_grad(lambda: float(fn(x64)[0]), x64, eps)
+    return GradcheckReport(
+        checked=f"{name}(x)",
+        objective=f"{name}(x)[0]",
+        eps=eps,
+        analytic={"input": analytic},
+        numerical={"input": numerical},
+        notes=notes,
+    )
+
+
+def _check_layer(
+    layer: Layer,
+    x64: np.ndarray,
+    target: object,
+    loss: Loss | None,
+    eps: float,
+    seed: int | np.random.Generator | None,
+    widened: list[str],
+) -> GradcheckReport:
+    rng = as_rng(seed)
+    params: dict[str, Parameter] = layer.named_parameters()
+    if "input" in params:
+        raise InvalidValueError(
+            f"gradcheck: {layer!r} has a parameter named 'input', which clashes with the "
+            f"report's name for the input gradient. Rename the parameter."
+        )
+    owned: list[Any] = _layers_in(layer) + ([loss] if loss is not None else [])
+    snapshot = _Snapshot(owned)
+    saved_params = [(p, p.value, p.grad) for p in params.values()]
+    narrow = sorted({str(p.value.dtype) for p in params.values() if p.value.dtype != np.float64})
+    if narrow:
+        widened.append(f"parameters were {'/'.join(narrow)}")
+    try:
+        for p in params.values():
+            # Work on float64 copies, with zeroed gradients: the caller's arrays stay untouched.
+            p.value = np.array(p.value, dtype=np.float64, copy=True, order="C")
+            p.grad = np.zeros_like(p.value)
+        y = layer.forward(x64)
+        if not isinstance(y, np.ndarray):
+            raise DTypeError(
+                f"gradcheck: {layer!r}.forward returned {type(y).__name__}, expected an array."
+                + (" Did you forget `return`?" if y is None else "")
+            )
+        if loss is None:
+            r = rng.standard_normal(np.shape(y))
+            objective = "sum(y * R), R fixed random"
+
+            def f() -> float:
+                return float(np.sum(layer.forward(x64) * r))
+
+            grad_x = layer.backward(r)
+        else:
+            objective = f"{loss!r}(y, target)"
+
+            def f() -> float:
+                return float(loss.forward(layer.forward(x64), target))
+
+            loss.forward(y, target)
+            grad_x = layer.backward(loss.backward())
+        analytic = {"input": _check_grad(grad_x, x64.shape, f"{layer!r}.backward", "the input")}
+        for name, p in params.items():
+            analytic[name] = _check_grad(p.grad, p.value.shape, f"{layer!r}.backward", name)
+        numerical = {"input": _numerical_grad(f, x64, eps)}
+        for name, p in params.items():
+            numerical[name] = _numerical_grad(f, p.value, eps)
+    finally:
+        for p, value, grad in reversed(saved_params):
+            p.value, p.grad = value, grad
+        snapshot.restore()
+    return GradcheckReport(
+        checked=" ".join(repr(layer).split()),
+        objective=objective,
+        eps=eps,
+        analytic=analytic,
+        numerical=numerical,
+        notes=_widened_note(widened),
+    )

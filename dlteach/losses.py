@@ -1,0 +1,220 @@
+"""Loss functions: one number that says how wrong the predictions are.
+
+A loss is the last link of the chain. ``forward`` returns the loss, a Python
+float averaged over the batch; ``backward`` returns dL/dpred, the gradient the
+model's ``backward`` starts from::
+
+    loss = criterion(model.forward(x), y)     # same as criterion.forward(...)
+    model.backward(criterion.backward())
+
+Because the loss is a mean, every gradient is already divided by the number of
+averaged terms: a bigger batch does not mean bigger steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlteach.activations import _log_softmax, _sigmoid
+from dlteach.errors import InvalidValueError, ShapeError
+from dlteach.validation import check_array, check_labels, check_positive, check_same_length
+
+
+class Loss:
+    """Base class: ``forward(pred, target) -> float`` then ``backward() -> dL/dpred``.
+
+    ``loss(pred, target)`` is the same as ``loss.forward(pred, target)``.
+    backward returns an array of pred's shape and dtype; calling it twice
+    returns the same gradient (the loss keeps no running state).
+    """
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, pred: np.ndarray, target: np.ndarray) -> float:
+        return self.forward(pred, target)
+
+    def _missing_cache(self) -> InvalidValueError:
+        return InvalidValueError(
+            f"{self!r}: backward called before forward. Compute the loss on a batch first, "
+            f"e.g. loss = {self!r}(pred, target)."
+        )
+
+    def _check_pred_target(self, pred: object, target: object) -> tuple[np.ndarray, np.ndarray]:
+        """Shared checks for losses whose target has exactly pred's shape."""
+        owner = repr(self)
+        pred = check_array(pred, owner=owner, name="pred")
+        target = check_array(target, owner=owner, name="target", kind="number")
+        check_same_length(pred, target, owner=owner, names=("pred", "target"))
+        if pred.shape != target.shape:
+            hint = ""
+            if pred.ndim == 2 and pred.shape[1] == 1 and target.ndim == 1:
+                hint = " Reshape the target with target.reshape(-1, 1)."
+            elif pred.ndim == 1 and target.ndim == 2 and target.shape[1] == 1:
+                hint = " Flatten the target with target.ravel()."
+            raise ShapeError(
+                f"{owner}: expected target of the same shape as pred {tuple(pred.shape)}, "
+                f"got {tuple(target.shape)}.{hint}"
+            )
+        return pred, target
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class MSELoss(Loss):
+    """Mean squared error over *all* elements: L = mean((pred - target)^2).
+
+    pred: (N,) or (N, D) (any shape);  target: the same shape.
+    dL/dpred = 2 (pred - target) / pred.size. There is no factor 1/2: for D > 1
+    outputs the mean also runs over the D outputs, so the gradient is divided
+    by N * D, not by N alone.
+    """
+
+    def __init__(self) -> None:
+        self._diff: np.ndarray | None = None
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        pred, target = self._check_pred_target(pred, target)
+        diff = pred - target.astype(pred.dtype, copy=False)
+        self._diff = diff  # backward is 2 * diff / size
+        return float(np.mean(diff * diff))
+
+    def backward(self) -> np.ndarray:
+        """-> dL/dpred, same shape as pred."""
+        if self._diff is None:
+            raise self._missing_cache()
+        return self._diff * (2 / self._diff.size)
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy, for yes/no targets t in {0, 1} (or soft targets in [0, 1]).
+
+    L = -mean(t log p + (1 - t) log(1 - p)), averaged over all elements.
+    pred: (N,) or (N, 1) (any shape);  target: the same shape, ints 0/1 or floats in [0, 1].
+
+    from_logits=False: pred holds probabilities p in [0, 1]. They are clipped to
+        [eps, 1 - eps] (eps=1e-7 by default) so that log(0) never happens; backward
+        returns (p - t) / (p (1 - p)) / n at the clipped p (the clip itself is not
+        differentiated, so a confident mistake still gets a gradient).
+    from_logits=True: pred holds raw scores z with p = sigmoid(z). The loss is computed
+        as max(z, 0) - z t + log(1 + e^-|z|), exact and stable for any z, and the
+        gradient is simply (sigmoid(z) - t) / n. Prefer this form.
+    """
+
+    def __init__(self, from_logits: bool = False, eps: float = 1e-7) -> None:
+        self.from_logits = bool(from_logits)
+        self.eps = check_positive(eps, owner="BinaryCrossEntropy", name="eps")
+        if self.eps >= 0.5:
+            raise InvalidValueError(f"BinaryCrossEntropy: eps must be smaller than 0.5, got {eps}.")
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        owner = repr(self)
+        pred, target = self._check_pred_target(pred, target)
+        if target.dtype.kind in "iub":
+            bad = target[(target != 0) & (target != 1)]
+            if bad.size:
+                raise InvalidValueError(
+                    f"{owner}: integer targets must be 0 or 1, got a label {bad.flat[0]}."
+                )
+        elif np.any((target < 0) | (target > 1)) or np.isnan(target).any():
+            bad = target[~((target >= 0) & (target <= 1))].flat[0]
+            raise InvalidValueError(f"{owner}: targets must lie in [0, 1], got {bad}.")
+        t = target.astype(pred.dtype, copy=False)
+        if self.from_logits:
+            z = pred
+            losses = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+            self._cache = (_sigmoid(z), t)
+        else:
+            outside = pred[~((pred >= 0) & (pred <= 1))]
+            if outside.size:
+                raise InvalidValueError(
+                    f"{owner}: expected probabilities in [0, 1], got {outside.flat[0]}. "
+                    f"If pred holds raw scores, use BinaryCrossEntropy(from_logits=True)."
+                )
+            p = np.clip(pred, self.eps, 1 - self.eps)
+            losses = -(t * np.log(p) + (1 - t) * np.log1p(-p))
+            self._cache = (p, t)
+        return float(np.mean(losses))
+
+    def backward(self) -> np.ndarray:
+        """-> dL/dpred, same shape as pred."""
+        if self._cache is None:
+            raise self._missing_cache()
+        p, t = self._cache
+        n = p.size
+        if self.from_logits:
+            return (p - t) / n
+        return (p - t) / (p * (1 - p) * n)
+
+    def __repr__(self) -> str:
+        return f"BinaryCrossEntropy({'from_logits=True' if self.from_logits else ''})"
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax followed by cross-entropy, in one stable step, on raw scores (logits).
+
+    logits: (N, K).  target: integer labels (N,) in 0..K-1, or rows (N, K) of
+    probabilities (one-hot, or soft labels) that each sum to 1.
+
+    L = -mean_n log softmax(logits_n)[y_n]  (labels)
+      = -mean_n sum_k t_nk log softmax(logits_n)_k  (probability rows)
+    log softmax uses the log-sum-exp trick, so logits of 1000 are fine.
+    dL/dlogits = (softmax(logits) - onehot(y)) / N.
+    """
+
+    def __init__(self) -> None:
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
+        owner = repr(self)
+        logits = check_array(logits, owner=owner, name="logits", shape=("N", "K"))
+        n, k = logits.shape
+        target_arr = check_array(target, owner=owner, name="target", kind="number")
+        check_same_length(logits, target_arr, owner=owner, names=("logits", "target"))
+        logp = _log_softmax(logits, axis=1)
+        if target_arr.ndim == 1:
+            labels = check_labels(target_arr, k, owner=owner, name="labels")
+            t = np.zeros_like(logits)
+            t[np.arange(n), labels] = 1
+        elif target_arr.shape == (n, k):
+            t = target_arr.astype(logits.dtype, copy=False)
+            self._check_rows(t)
+        else:
+            raise ShapeError(
+                f"{owner}: expected target as labels of shape ({n},) or probability rows "
+                f"of shape ({n}, {k}), got {tuple(target_arr.shape)}."
+            )
+        # With labels this is -mean(logp[range(N), y]); the one-hot form covers both.
+        loss = -float(np.sum(t * logp)) / n
+        self._cache = (logp, t)
+        return loss
+
+    def _check_rows(self, t: np.ndarray) -> None:
+        owner = repr(self)
+        if np.isnan(t).any() or (t < 0).any():
+            raise InvalidValueError(
+                f"{owner}: target rows must hold probabilities >= 0, got {t[~(t >= 0)].flat[0]}."
+            )
+        sums = t.sum(axis=1)
+        # Allow rounding in the user's normalisation: float32 rows are only ~1e-7 exact.
+        bad = np.flatnonzero(np.abs(sums - 1) > (1e-3 if t.dtype.itemsize < 8 else 1e-6))
+        if bad.size:
+            i = int(bad[0])
+            raise InvalidValueError(
+                f"{owner}: each target row must sum to 1 (one-hot or probabilities), "
+                f"row {i} sums to {float(sums[i]):.6g}."
+            )
+
+    def backward(self) -> np.ndarray:
+        """-> dL/dlogits: (N, K)."""
+        if self._cache is None:
+            raise self._missing_cache()
+        logp, t = self._cache
+        n = logp.shape[0]
+        # d/dz of -sum_k t_k log softmax(z)_k is softmax(z) * sum_k t_k - t; rows sum to 1.
+        return (np.exp(logp) * t.sum(axis=1, keepdims=True) - t) / n

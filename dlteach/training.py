@@ -1,0 +1,467 @@
+"""The training loop, written once: minibatches, forward, loss, backward, step.
+
+::
+
+    history = fit(model, X_train, y_train, loss=SoftmaxCrossEntropy(),
+                  optimizer=Adam(model.parameters(), lr=1e-3), epochs=20,
+                  validation_data=(X_val, y_val))
+
+Every epoch visits the training set once in a new random order, drawn from one
+Generator seeded by ``seed``: the same seed (and the same initial weights) gives a
+bit-identical history and bit-identical weights. For every minibatch::
+
+    optimizer.zero_grad()                 # gradients accumulate, so clear them first
+    out = model.forward(x_batch)
+    value = loss.forward(out, y_batch)    # a NaN/inf loss stops training here
+    model.backward(loss.backward())
+    clip_grad_norm(params, clip_norm)     # optional
+    optimizer.step()
+
+The progress bar prints the same text on every run (no timings), so notebooks that
+store their output can be checked by re-running them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from numbers import Real
+
+import numpy as np
+from tqdm import tqdm
+
+from dlteach.activations import sigmoid
+from dlteach.core import Layer
+from dlteach.errors import DTypeError, InvalidValueError, ShapeError, TrainingDivergedError
+from dlteach.metrics import METRICS, scores_to_labels
+from dlteach.optim import clip_grad_norm
+from dlteach.validation import as_rng, check_array, check_positive, check_positive_int
+
+Seed = int | np.random.Generator | None
+
+# Fixed text layout for the progress bar: no rate, no elapsed time, fixed width.
+_BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt}{postfix}"
+_BAR_NCOLS = 100
+
+
+class History(dict):
+    """Per-epoch values recorded by :func:`fit`, as lists keyed by name.
+
+    ``history["loss"]``, ``history["accuracy"]`` (one value per epoch, averaged over the
+    epoch's minibatches while the weights were changing, as Keras does), and with
+    validation data ``history["val_loss"]``, ``history["val_accuracy"]`` (measured at the
+    end of each epoch in evaluation mode). ``epochs`` lists the epoch numbers 1, 2, ...
+    With early stopping: ``best_epoch`` (1-based) and ``stopped_epoch`` (None if training
+    ran all its epochs).
+    """
+
+    def __init__(self, keys: Sequence[str] = ()) -> None:
+        super().__init__({k: [] for k in keys})
+        self.epochs: list[int] = []
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+
+    def __repr__(self) -> str:
+        last = ", ".join(f"{k}={v[-1]:.4f}" for k, v in self.items() if v)
+        best = f", best_epoch={self.best_epoch}" if self.best_epoch is not None else ""
+        return f"History(epochs={len(self.epochs)}{', ' if last else ''}{last}{best})"
+
+
+class EarlyStopping:
+    """Stop training when a monitored value has stopped improving.
+
+    monitor: a key of the history, such as "val_loss" (the default) or "val_accuracy".
+    patience: how many epochs without improvement to wait before stopping.
+    min_delta: an improvement must beat the best value by more than this.
+    mode: "min" (a loss), "max" (an accuracy) or "auto" ("min" when the name has "loss").
+    restore_best: at the end of training, put back the parameters of the best epoch.
+
+    Pass it to ``fit(..., early_stopping=EarlyStopping())``; it can be reused.
+    """
+
+    def __init__(
+        self,
+        patience: int = 5,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        restore_best: bool = True,
+        mode: str = "auto",
+    ) -> None:
+        owner = "EarlyStopping"
+        self.patience = check_positive_int(patience, owner=owner, name="patience")
+        if not isinstance(monitor, str):
+            raise DTypeError(
+                f"{owner}: expected monitor to be a str, got {type(monitor).__name__}."
+            )
+        self.monitor = monitor
+        if isinstance(min_delta, bool) or not isinstance(min_delta, Real):
+            raise DTypeError(
+                f"{owner}: expected min_delta to be a number, got {type(min_delta).__name__}."
+            )
+        if not np.isfinite(min_delta) or min_delta < 0:
+            raise InvalidValueError(f"{owner}: min_delta must be a number >= 0, got {min_delta}.")
+        self.min_delta = float(min_delta)
+        if mode not in ("auto", "min", "max"):
+            raise InvalidValueError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}.")
+        self.mode = ("min" if "loss" in monitor else "max") if mode == "auto" else mode
+        self.restore_best = bool(restore_best)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._best_params: dict[str, np.ndarray] | None = None
+
+    def _update(self, epoch: int, value: float, model: Layer) -> bool:
+        """Record this epoch's value; return True when training should stop."""
+        if self.best_value is None:
+            improved = np.isfinite(value)
+        elif self.mode == "min":
+            improved = value < self.best_value - self.min_delta
+        else:
+            improved = value > self.best_value + self.min_delta
+        if improved:
+            self.best_value, self.best_epoch = float(value), epoch
+            if self.restore_best:
+                self._best_params = {k: p.value.copy() for k, p in model.named_parameters().items()}
+            return False
+        waited = epoch - (self.best_epoch or 0)
+        if waited >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def _restore(self, model: Layer) -> bool:
+        if not self.restore_best or self._best_params is None:
+            return False
+        for name, p in model.named_parameters().items():
+            np.copyto(p.value, self._best_params[name])  # in place: optimizers may hold p.value
+        return True
+
+    def __repr__(self) -> str:
+        return (f"EarlyStopping(patience={self.patience}, monitor={self.monitor!r}, "
+                f"min_delta={self.min_delta}, restore_best={self.restore_best})")
+
+
+# ---------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------
+
+
+def _check_model(model: object, owner: str) -> Layer:
+    if isinstance(model, type) and issubclass(model, Layer):
+        raise DTypeError(
+            f"{owner}: expected a model (a Layer instance), got the class {model.__name__}. "
+            f"Did you forget the parentheses, {model.__name__}(...)?"
+        )
+    if not isinstance(model, Layer):
+        raise DTypeError(
+            f"{owner}: expected a model (a dlteach Layer such as Sequential(...)), "
+            f"got {type(model).__name__}."
+        )
+    return model
+
+
+def _check_has(obj: object, methods: tuple[str, ...], owner: str, role: str, example: str) -> None:
+    if isinstance(obj, type):
+        raise DTypeError(
+            f"{owner}: expected {role} object, got the class {obj.__name__}. "
+            f"Create one first, e.g. {example}."
+        )
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    if missing:
+        raise DTypeError(
+            f"{owner}: expected {role} with {' and '.join(m + '()' for m in methods)} "
+            f"(e.g. {example}), got {type(obj).__name__}."
+        )
+
+
+def _check_xy(
+    X: object, y: object, owner: str, names: tuple[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
+    X = check_array(X, owner=owner, name=names[0], kind="float")
+    y = check_array(y, owner=owner, name=names[1], kind="number")
+    if X.ndim == 0 or y.ndim == 0:
+        raise ShapeError(
+            f"{owner}: expected {names[0]} and {names[1]} of shape (N, ...), got a scalar."
+        )
+    if len(X) != len(y):
+        raise ShapeError(
+            f"{owner}: {names[0]} and {names[1]} must hold the same number of examples, "
+            f"got {len(X)} and {len(y)}."
+        )
+    return X, y
+
+
+def _check_validation(data: object, X: np.ndarray, y: np.ndarray, owner: str):
+    if data is None:
+        return None
+    if not isinstance(data, tuple | list) or len(data) != 2:
+        length = f" of length {len(data)}" if isinstance(data, tuple | list) else ""
+        raise InvalidValueError(
+            f"{owner}: expected validation_data=(X_val, y_val), a pair of arrays, "
+            f"got {type(data).__name__}{length}."
+        )
+    Xv, yv = _check_xy(data[0], data[1], owner, ("X_val", "y_val"))
+    for name, a, b, ref in (("X_val", Xv, X, "X"), ("y_val", yv, y, "y")):
+        if a.shape[1:] != b.shape[1:]:
+            want = "(M" + "".join(f", {s}" for s in b.shape[1:]) + ("," * (b.ndim == 1)) + ")"
+            raise ShapeError(
+                f"{owner}: expected {name} of shape {want} like {ref} {tuple(b.shape)}, "
+                f"got {tuple(a.shape)}."
+            )
+    return Xv, yv
+
+
+def _resolve_metrics(metrics: Sequence[str] | str | None, owner: str) -> dict[str, Callable]:
+    if metrics is None:
+        return {}
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    for name in names:
+        if name not in METRICS:
+            known = ", ".join(map(repr, METRICS))
+            raise InvalidValueError(f"{owner}: unknown metric {name!r}; known metrics: {known}.")
+    return {name: METRICS[name] for name in names}
+
+
+def _metric_view(loss: object, out: np.ndarray) -> np.ndarray:
+    """What the metrics see: a binary model trained on logits is judged by its probabilities."""
+    if getattr(loss, "from_logits", False) and (out.ndim == 1 or out.shape[1:] == (1,)):
+        return sigmoid(out)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Prediction and evaluation
+# ---------------------------------------------------------------------------
+
+
+def predict(model: Layer, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs for X: (N, ...), computed in evaluation mode, batch by batch.
+
+    The model's previous mode (training or evaluation) is restored afterwards.
+    """
+    owner = "predict"
+    model = _check_model(model, owner)
+    X = check_array(X, owner=owner, name="X", kind="float")
+    if X.ndim == 0:
+        raise ShapeError(f"{owner}: expected X of shape (N, ...), got a scalar.")
+    batch_size = check_positive_int(batch_size, owner=owner, name="batch_size")
+    was_training = model.training
+    model.eval()
+    try:
+        outs = [model.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+    finally:
+        model.train(was_training)
+    return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+
+def predict_classes(
+    model: Layer, X: np.ndarray, batch_size: int = 256, threshold: float = 0.5
+) -> np.ndarray:
+    """Predicted class labels (N,) int64: argmax of scores (N, K), or for one output per
+    example (N,)/(N, 1) class 1 when it is >= threshold (use threshold=0.0 for logits)."""
+    out = predict(model, X, batch_size)
+    return scores_to_labels(out, threshold, owner="predict_classes", name="model output")
+
+
+def evaluate(
+    model: Layer,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    loss: object | None = None,
+    metrics: Sequence[str] | None = ("accuracy",),
+    batch_size: int = 256,
+) -> dict[str, float]:
+    """Loss and metrics of the model on (X, y), in evaluation mode.
+
+    Returns {"loss": ..., "accuracy": ...} (the loss only when one is given).
+    """
+    owner = "evaluate"
+    model = _check_model(model, owner)
+    if loss is not None:
+        _check_has(loss, ("forward", "backward"), owner, "a loss", "SoftmaxCrossEntropy()")
+    X, y = _check_xy(X, y, owner, ("X", "y"))
+    fns = _resolve_metrics(metrics, owner)
+    out = predict(model, X, batch_size)
+    result: dict[str, float] = {}
+    if loss is not None:
+        result["loss"] = float(loss.forward(out, y))
+    view = _metric_view(loss, out)
+    for name, fn in fns.items():
+        result[name] = float(fn(y, view))
+    return result
+
+
+# ---------------------------------------------------------------------------
+# The training loop
+# ---------------------------------------------------------------------------
+
+
+def _all_finite(params: list) -> bool:
+    return all(np.isfinite(p.grad).all() for p in params)
+
+
+def _diverged(what: str, value: float, epoch: int, batch: int, n_batches: int,
+              optimizer: object, clip_norm: float | None) -> TrainingDivergedError:
+    lr = getattr(optimizer, "lr", None)
+    lr_text = f" (the optimizer's lr is {lr:g})" if isinstance(lr, Real) else ""
+    clip_text = (
+        "" if clip_norm is not None else " or clip the gradients with fit(..., clip_norm=1.0)"
+    )
+    return TrainingDivergedError(
+        f"fit: the {what} became {value} at epoch {epoch}, batch {batch} of {n_batches}: "
+        f"training diverged. Try a smaller learning rate{lr_text}{clip_text}."
+    )
+
+
+def fit(
+    model: Layer,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    loss: object,
+    optimizer: object,
+    epochs: int,
+    batch_size: int = 32,
+    seed: Seed = 0,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    metrics: Sequence[str] | None = ("accuracy",),
+    early_stopping: EarlyStopping | None = None,
+    clip_norm: float | None = None,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` on X: (N, ...), y: (N, ...) with minibatch gradient descent.
+
+    loss: a dlteach loss (``forward(pred, target)``, ``backward()``).
+    optimizer: a dlteach optimizer over the model's parameters (``zero_grad()``, ``step()``).
+    epochs: passes over the training set;  batch_size: examples per step (the last batch
+        of an epoch holds the rest).
+    seed: shuffles every epoch from one Generator; the same seed repeats the run exactly.
+    validation_data: (X_val, y_val), evaluated after every epoch in evaluation mode.
+    metrics: names from ``dlteach.metrics.METRICS``, recorded besides the loss.
+    early_stopping: an :class:`EarlyStopping`, or None to train all epochs.
+    clip_norm: if set, rescale the gradients so that their global norm is at most this.
+    progress: show one progress bar over the epochs (deterministic text) on stdout.
+
+    A NaN or infinite loss (or gradient) raises TrainingDivergedError before the optimizer
+    applies it; NumPy's overflow warnings inside the step are silenced because this check
+    reports the problem with the epoch and batch instead.
+    The model is left in the mode (training/evaluation) it had before.
+    Returns the :class:`History` of the run.
+    """
+    owner = "fit"
+    model = _check_model(model, owner)
+    _check_has(loss, ("forward", "backward"), owner, "a loss", "SoftmaxCrossEntropy()")
+    _check_has(optimizer, ("zero_grad", "step"), owner, "an optimizer",
+               "SGD(model.parameters(), lr=0.1)")
+    epochs = check_positive_int(epochs, owner=owner, name="epochs")
+    batch_size = check_positive_int(batch_size, owner=owner, name="batch_size")
+    X, y = _check_xy(X, y, owner, ("X", "y"))
+    val = _check_validation(validation_data, X, y, owner)
+    fns = _resolve_metrics(metrics, owner)
+    if clip_norm is not None:
+        clip_norm = check_positive(clip_norm, owner=owner, name="clip_norm")
+    params = model.parameters()
+    if not params:
+        raise InvalidValueError(f"{owner}: {model!r} has no parameters to train.")
+    opt_params = getattr(optimizer, "params", None)
+    if isinstance(opt_params, list | tuple) and opt_params:
+        ids = {id(p) for p in params}
+        if not any(id(p) in ids for p in opt_params):
+            raise InvalidValueError(
+                f"{owner}: the optimizer updates none of the model's parameters. "
+                "Create it from this model: SGD(model.parameters(), lr=...)."
+            )
+
+    keys = ["loss", *fns]
+    if val is not None:
+        keys += ["val_" + k for k in keys]
+    if early_stopping is not None:
+        if not isinstance(early_stopping, EarlyStopping):
+            raise DTypeError(
+                f"{owner}: expected early_stopping to be an EarlyStopping(...), "
+                f"got {type(early_stopping).__name__}."
+            )
+        if early_stopping.monitor not in keys:
+            hint = (" Pass validation_data=(X_val, y_val), or monitor the training loss."
+                    if early_stopping.monitor.startswith("val_") and val is None else "")
+            raise InvalidValueError(
+                f"{owner}: EarlyStopping monitors {early_stopping.monitor!r}, which this run "
+                f"does not record; it records {', '.join(map(repr, keys))}.{hint}"
+            )
+        early_stopping._reset()
+
+    rng = as_rng(seed)
+    n = len(X)
+    n_batches = -(-n // batch_size)
+    history = History(keys)
+    bar = (tqdm(total=epochs, desc="epoch", file=sys.stdout, ncols=_BAR_NCOLS,
+                bar_format=_BAR_FORMAT, mininterval=0, miniters=1, leave=True)
+           if progress else None)
+    was_training = model.training
+    try:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            order = rng.permutation(n)
+            loss_sum = 0.0
+            metric_sums = dict.fromkeys(fns, 0.0)
+            for b in range(n_batches):
+                idx = order[b * batch_size : (b + 1) * batch_size]
+                xb, yb = X[idx], y[idx]
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    optimizer.zero_grad()
+                    out = model.forward(xb)
+                    value = float(loss.forward(out, yb))
+                    if not np.isfinite(value):
+                        raise _diverged("loss", value, epoch, b + 1, n_batches, optimizer,
+                                        clip_norm)
+                    model.backward(loss.backward())
+                    if not _all_finite(params):
+                        raise _diverged("gradient", float("nan"), epoch, b + 1, n_batches,
+                                        optimizer, clip_norm)
+                    if clip_norm is not None:
+                        clip_grad_norm(params, clip_norm)
+                optimizer.step()
+                # Weight by batch size: the last batch may be smaller.
+                loss_sum += value * len(idx)
+                view = _metric_view(loss, out)
+                for name, fn in fns.items():
+                    metric_sums[name] += fn(yb, view) * len(idx)
+
+            history.epochs.append(epoch)
+            history["loss"].append(loss_sum / n)
+            for name in fns:
+                history[name].append(metric_sums[name] / n)
+            if val is not None:
+                scores = evaluate(model, val[0], val[1], loss=loss, metrics=list(fns),
+                                  batch_size=max(256, batch_size))
+                for name, v in scores.items():
+                    history["val_" + name].append(v)
+            if bar is not None:
+                bar.set_postfix_str(
+                    ", ".join(f"{k}={history[k][-1]:.4f}" for k in keys), refresh=False
+                )
+                bar.update(1)
+            if early_stopping is not None and early_stopping._update(
+                epoch, history[early_stopping.monitor][-1], model
+            ):
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+        model.train(was_training)
+
+    if early_stopping is not None:
+        history.best_epoch = early_stopping.best_epoch
+        history.stopped_epoch = early_stopping.stopped_epoch
+        restored = early_stopping._restore(model)
+        if progress and early_stopping.stopped_epoch is not None:
+            print(f"Early stopping at epoch {early_stopping.stopped_epoch}: "
+                  f"{early_stopping.monitor} did not improve for {early_stopping.patience} epochs.")
+        if progress and restored and early_stopping.best_epoch != history.epochs[-1]:
+            print(f"Restored the parameters of epoch {early_stopping.best_epoch} "
+                  f"({early_stopping.monitor}={early_stopping.best_value:.4f}).")
+    return history
