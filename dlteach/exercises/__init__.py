@@ -1,0 +1,36 @@
+"""Exercise checks, one module per lesson (``lesson01``, ``lesson02``, ...).
+
+In a lesson notebook::
+
+    from dlteach.exercises import lesson01 as ex
+    ex.check_weighted_sum(weighted_sum)   # displays ✅ / ❌ / ⏳ and the details
+
+``LESSON_EXERCISES`` lists, for each lesson notebook (by file stem), the exercises it
+contains in the order they appear. The grader uses it to report every expected
+exercise, including those whose check never ran. Each lesson module defines a
+``check_<name>`` function for every name listed here.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+
+LESSON_EXERCISES: dict[str, tuple[str, ...]] = {
+    "01_perceptron": (
+        "weighted_sum",
+        "step",
+        "perceptron_update",
+        "count_mistakes",
+        "nand_weights",
+    ),
+}
+
+
+def expected_exercises(notebook_path: str | PathLike[str]) -> tuple[str, ...] | None:
+    """The exercises a lesson notebook should contain, in order; None for unknown notebooks.
+
+    The lookup uses the file stem, so ``solutions/01_perceptron.ipynb`` and a learner's
+    copy ``notebooks/01_perceptron.ipynb`` expect the same exercises.
+    """
+    return LESSON_EXERCISES.get(Path(notebook_path).stem)
