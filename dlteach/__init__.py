@@ -48,4 +48,12 @@ from dlteach.perceptron import Perceptron, count_mistakes, perceptron_update, st
 # --- end section ---
 
 # --- section: convolution and pooling ---
+from dlteach.im2col import col2im, conv_output_size, im2col
+from dlteach.conv_reference import (
+    avgpool2d_backward_naive, avgpool2d_forward_naive, conv2d_backward_naive,
+    conv2d_forward_naive, maxpool2d_backward_naive, maxpool2d_forward_naive,
+)
+from dlteach.conv import Conv2D
+from dlteach.pooling import AvgPool2D, MaxPool2D
+from dlteach.reshape import Flatten
 # --- end section ---

@@ -1,0 +1,283 @@
+"""Time dlteach's conv, pooling and dense layers against plain loops and PyTorch (CPU).
+
+    python benchmarks/bench_layers.py                 # 1 and 2 threads, all benchmarks
+    python benchmarks/bench_layers.py --threads 1     # one thread count only
+    python benchmarks/bench_layers.py --quick         # fewer repetitions
+
+Every benchmark is forward + backward in float32. Each thread setting runs in its own
+subprocess with the BLAS/OpenMP thread pools limited (environment variables before
+NumPy loads, threadpoolctl, torch.set_num_threads), so neither library gets more cores
+than the other. Timings are best-of-k after warm-up, dlteach and PyTorch interleaved
+so that a noisy neighbour slows both. PyTorch is optional: without it the PyTorch
+columns are empty. The plain-loop reference (dlteach.conv_reference) is timed on a
+small batch and scaled up per example, because it is thousands of times slower.
+
+Fairness notes: the PyTorch input requires grad, so PyTorch computes dL/dx as dlteach
+does (except in the training epoch, where neither needs the images' gradient but
+dlteach computes it anyway). PyTorch's NCHW max_pool2d is unusually slow on CPU, so
+pooling is also compared with PyTorch's channels_last layout, its fast path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from functools import partial
+
+CONV_SHAPES = [  # (N, C, H=W, F): 3x3 kernels, stride 1, padding 1
+    (64, 1, 28, 8),
+    (64, 16, 14, 32),
+    (32, 3, 32, 32),
+]
+TARGETS = {"conv": 2.0, "pool": 1.0, "dense": 1.2, "epoch-1": 1.3, "epoch-2": 1.6}
+
+
+def best_of(fns: dict, reps: int, warmup: int = 3) -> dict:
+    """Minimum wall time (s) of each function, calls interleaved round-robin.
+
+    Also the minimum CPU time of the process ("<name>_cpu"): on one thread it is the
+    time the work took even when other programs kept taking the CPU away from it.
+    """
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    best = {name: float("inf") for name in fns}
+    best.update({name + "_cpu": float("inf") for name in fns})
+    for _ in range(reps):
+        for name, f in fns.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            f()
+            t1, c1 = time.perf_counter(), time.process_time()
+            best[name] = min(best[name], t1 - t0)
+            best[name + "_cpu"] = min(best[name + "_cpu"], c1 - c0)
+    return best
+
+
+def fwd_bwd(layer, x, grad_y):
+    """One forward and one backward pass of a dlteach layer."""
+    layer.forward(x)
+    return layer.backward(grad_y)
+
+
+def torch_fwd_bwd(module, x, grad_y):
+    """The same in PyTorch; x.grad is reset so that dL/dx is stored, not accumulated."""
+    x.grad = None
+    module(x).backward(grad_y)
+
+
+def run_benchmarks(threads: int, quick: bool) -> list[dict]:
+    """All benchmarks at one thread count (called inside the subprocess)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from dlteach.activations import ReLU
+    from dlteach.conv import Conv2D
+    from dlteach.conv_reference import (
+        conv2d_backward_naive,
+        conv2d_forward_naive,
+        maxpool2d_backward_naive,
+        maxpool2d_forward_naive,
+    )
+    from dlteach.core import Sequential
+    from dlteach.dense import Dense
+    from dlteach.losses import SoftmaxCrossEntropy
+    from dlteach.optim import SGD
+    from dlteach.pooling import MaxPool2D
+    from dlteach.reshape import Flatten
+
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        torch = None
+
+    reps = 5 if quick else 40
+    rng = np.random.default_rng(0)
+    rows: list[dict] = []
+
+    def row(kind, name, times, naive=None):
+        rows.append({"kind": kind, "name": name, "threads": threads, "naive": naive, **times})
+
+    with threadpool_limits(threads):
+        for N, C, H, F in CONV_SHAPES:
+            x = rng.standard_normal((N, C, H, H), dtype=np.float32)
+            g = rng.standard_normal((N, F, H, H), dtype=np.float32)
+            conv = Conv2D(C, F, 3, padding=1, rng=0, dtype=np.float32)
+            fns = {"dlteach": partial(fwd_bwd, conv, x, g)}
+            pool = MaxPool2D(2)
+            y = conv.forward(x)
+            gp = rng.standard_normal((N, F, H // 2, H // 2), dtype=np.float32)
+            pool_fns = {"dlteach": partial(fwd_bwd, pool, y, gp)}
+            if torch is not None:
+                tconv = torch.nn.Conv2d(C, F, 3, padding=1)
+                xt = torch.from_numpy(x).requires_grad_(True)
+                gt = torch.from_numpy(g)
+                fns["torch"] = partial(torch_fwd_bwd, tconv, xt, gt)
+                yt = torch.from_numpy(y).requires_grad_(True)
+                yt_cl = torch.from_numpy(y).contiguous(memory_format=torch.channels_last)
+                yt_cl.requires_grad_(True)
+                gpt = torch.from_numpy(gp)
+                gpt_cl = gpt.contiguous(memory_format=torch.channels_last)
+                tpool = torch.nn.MaxPool2d(2)
+                pool_fns["torch"] = partial(torch_fwd_bwd, tpool, yt, gpt)
+                pool_fns["torch_cl"] = partial(torch_fwd_bwd, tpool, yt_cl, gpt_cl)
+            # Plain loops on 2 examples, scaled to N.
+            n_small = 2
+            W, b = conv.W.value, conv.b.value
+            t0 = time.perf_counter()
+            conv2d_forward_naive(x[:n_small], W, b, 1, 1)
+            conv2d_backward_naive(g[:n_small], x[:n_small], W, 1, 1)
+            naive_conv = (time.perf_counter() - t0) * N / n_small
+            t0 = time.perf_counter()
+            maxpool2d_forward_naive(y[:n_small], 2)
+            maxpool2d_backward_naive(gp[:n_small], y[:n_small], 2)
+            naive_pool = (time.perf_counter() - t0) * N / n_small
+            row("conv", f"Conv2D {N}x{C}x{H}x{H} -> {F}, 3x3 pad 1", best_of(fns, reps), naive_conv)
+            row("pool", f"MaxPool2D 2x2 on {N}x{F}x{H}x{H}", best_of(pool_fns, reps), naive_pool)
+
+        x = rng.standard_normal((256, 784), dtype=np.float32)
+        g = rng.standard_normal((256, 256), dtype=np.float32)
+        dense = Dense(784, 256, rng=0, dtype=np.float32)
+        fns = {"dlteach": lambda: fwd_bwd(dense, x, g)}
+        if torch is not None:
+            lin = torch.nn.Linear(784, 256)
+            xt, gt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(g)
+            fns["torch"] = lambda: torch_fwd_bwd(lin, xt, gt)
+        row("dense", "Dense 784 -> 256, batch 256", best_of(fns, reps))
+
+        # One training epoch of the lesson's CNN: 5,000 28x28 images, batch 64, SGD.
+        images = rng.random((5000, 1, 28, 28), dtype=np.float32)
+        labels = rng.integers(0, 10, size=5000)
+        model = Sequential(
+            Conv2D(1, 8, 3, padding=1, rng=0, dtype=np.float32), ReLU(), MaxPool2D(2),
+            Conv2D(8, 16, 3, padding=1, rng=1, dtype=np.float32), ReLU(), MaxPool2D(2),
+            Flatten(), Dense(784, 10, rng=2, dtype=np.float32),
+        )  # fmt: skip
+        loss_fn, opt = SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01)
+        order_rng = np.random.default_rng(1)
+
+        def epoch_dlteach():
+            order = order_rng.permutation(len(images))
+            for start in range(0, len(images), 64):
+                idx = order[start : start + 64]
+                opt.zero_grad()
+                loss_fn.forward(model.forward(images[idx]), labels[idx])
+                model.backward(loss_fn.backward())
+                opt.step()
+
+        fns = {"dlteach": epoch_dlteach}
+        if torch is not None:
+            nn = torch.nn
+            tmodel = nn.Sequential(
+                nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Flatten(), nn.Linear(784, 10),
+            )  # fmt: skip
+            tloss, topt = nn.CrossEntropyLoss(), torch.optim.SGD(tmodel.parameters(), lr=0.01)
+            timages, tlabels = torch.from_numpy(images), torch.from_numpy(labels)
+
+            def epoch_torch():
+                order = torch.from_numpy(order_rng.permutation(len(images)))
+                for start in range(0, len(images), 64):
+                    idx = order[start : start + 64]
+                    topt.zero_grad()
+                    tloss(tmodel(timages[idx]), tlabels[idx]).backward()
+                    topt.step()
+
+            fns["torch"] = epoch_torch
+        row(
+            f"epoch-{threads}" if threads <= 2 else "epoch",
+            "CNN training epoch (5,000 images)",
+            best_of(fns, 2 if quick else 5, warmup=1),
+        )
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (
+        f"{'benchmark (float32, forward+backward)':<44} {'thr':>3} {'dlteach':>8} "
+        f"{'loops*':>8} {'PyTorch':>8} {'ratio':>6} {'cpu**':>6} {'target':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+
+    def line(name, r, theirs_key, naive=None, target=None):
+        ours, theirs = r["dlteach"], r.get(theirs_key)
+        wall = f"{ours / theirs:6.2f}" if theirs else "     -"
+        cpu_ours, cpu_theirs = r.get("dlteach_cpu"), r.get(f"{theirs_key}_cpu")
+        cpu = "     -"
+        if r["threads"] == 1 and cpu_theirs:
+            cpu = f"{cpu_ours / cpu_theirs:6.2f}"
+        print(
+            f"{name:<44} {r['threads']:>3} {ours * 1e3:8.2f} "
+            f"{naive * 1e3 if naive else float('nan'):8.0f} "
+            f"{theirs * 1e3 if theirs else float('nan'):8.2f} {wall} {cpu} "
+            f"{('<= ' + format(target, 'g') + 'x') if target else '':>7}".replace("nan", "  -")
+        )
+
+    for r in rows:
+        target = TARGETS.get(r["kind"])
+        theirs_key = "torch_cl" if r["kind"] == "pool" else "torch"
+        line(r["name"], r, theirs_key, r.get("naive"), target)
+        if r["kind"] == "pool" and r.get("torch") is not None:
+            line("  same, vs PyTorch's (slow) NCHW max_pool2d", r, "torch")
+    print(
+        "Times in ms (the epoch too), best of k; ratio = dlteach / PyTorch (< 1: dlteach faster)."
+    )
+    print("Pooling is compared with PyTorch's channels_last max_pool2d, its fast path.")
+    print("*  loops: dlteach.conv_reference's plain Python loops, timed on 2 examples and")
+    print("   scaled up to the batch (extrapolated per example, not measured on the full batch).")
+    print("** cpu: the same ratio measured in process CPU time (1 thread only): unaffected by")
+    print("   other programs taking the CPU away, so trust it over 'ratio' on a busy machine.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument(
+        "--unset-openblas-env",
+        action="store_true",
+        help="run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (to see if they matter)",
+    )
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker is not None:  # inside the subprocess: run and hand back JSON
+        print(json.dumps(run_benchmarks(args.worker, args.quick)))
+        return
+
+    print(
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')!r} "
+        f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')!r}"
+        + ("  (unset for the runs below)" if args.unset_openblas_env else "")
+    )
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start "
+        "(other processes on the machine slow both libraries and add noise)"
+    )
+    rows: list[dict] = []
+    for threads in args.threads:
+        env = dict(os.environ)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+        if args.unset_openblas_env:
+            env.pop("OPENBLAS_CORETYPE", None)
+            env.pop("OPENBLAS_L2_SIZE", None)
+        cmd = [sys.executable, __file__, "--worker", str(threads)] + (
+            ["--quick"] if args.quick else []
+        )
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            sys.exit(f"benchmark with {threads} thread(s) failed:\n{out.stderr}")
+        rows.extend(json.loads(out.stdout.strip().splitlines()[-1]))
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
