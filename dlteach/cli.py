@@ -1,0 +1,190 @@
+"""The ``dlteach`` command: list lessons, generate learner notebooks, grade, refresh, open.
+
+Run ``dlteach --help`` (or ``python -m dlteach --help``). Exit codes: 0 success,
+1 a check failed (stale notebooks, an exercise not passed, a solution that raised),
+2 a usage error or something unreadable (no course directory, not a notebook).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dlteach.errors import DLTeachError
+from dlteach.tools.catalog import (
+    LESSONS,
+    NOTEBOOKS_DIR,
+    SOLUTIONS_DIR,
+    START_PAGE,
+    CourseError,
+    check_course_dir,
+    find_course_dir,
+)
+
+if TYPE_CHECKING:
+    from dlteach.tools.learner import GenerateResult
+
+
+def _course_dir(args: argparse.Namespace) -> Path:
+    return check_course_dir(args.course_dir) if args.course_dir else find_course_dir()
+
+
+def cmd_lessons(args: argparse.Namespace) -> int:
+    try:
+        solutions: Path | None = _course_dir(args) / SOLUTIONS_DIR
+    except CourseError:
+        solutions = None  # outside a course checkout: list the catalog only
+    width = max(len(lesson.stem) for lesson in LESSONS)
+    for lesson in LESSONS:
+        missing = solutions is not None and not (solutions / lesson.filename).is_file()
+        note = "  (not yet available)" if missing else ""
+        print(f"{lesson.stem.ljust(width)}  {lesson.title} — {lesson.summary}{note}")
+    return 0
+
+
+def _print_generate(result: GenerateResult) -> None:
+    for path in result.uncatalogued:
+        print(f"note: {path} is not in the lesson catalog (dlteach/tools/catalog.py).")
+    for path in result.extra:
+        print(f"extra: {path} is not generated from {SOLUTIONS_DIR}/ "
+              "(delete it if it is not your own work)")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dlteach.tools.learner import generate_learner_notebooks
+
+    course = _course_dir(args)
+    result = generate_learner_notebooks(course, check=args.check)
+    _print_generate(result)
+    if args.check:
+        for path in result.stale:
+            print(f"stale: {path} differs from what 'dlteach generate' would write")
+        if result.up_to_date:
+            print(f"{NOTEBOOKS_DIR}/ is up to date ({len(result.unchanged)} files).")
+            return 0
+        print(f"{NOTEBOOKS_DIR}/ is out of date: run 'dlteach generate'.")
+        return 1
+    for path in result.stale:
+        print(f"wrote {path}")
+    print(f"{NOTEBOOKS_DIR}/: {len(result.stale)} written, {len(result.unchanged)} unchanged.")
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from dlteach.tools.grader import grade
+
+    if args.timeout <= 0:
+        raise CourseError(f"--timeout must be a positive number of seconds, got {args.timeout}.")
+    report = grade(args.notebook, timeout_per_cell=args.timeout)
+    print(report.to_json() if args.json else report.table())
+    if report.error_kind == "unreadable":
+        return 2
+    return 0 if report.all_passed else 1
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from dlteach.tools.refresh import RefreshError, refresh
+
+    course = _course_dir(args)
+    try:
+        result = refresh(course, args.lessons, timeout_per_cell=args.timeout,
+                         progress=lambda text: print(text, flush=True))
+    except RefreshError as exc:  # a solution that fails is a failed check, not a usage error
+        print(f"dlteach refresh: failed: {exc}", file=sys.stderr)
+        return 1
+    _print_generate(result)
+    print(f"{NOTEBOOKS_DIR}/: {len(result.stale)} written, {len(result.unchanged)} unchanged.")
+    return 0
+
+
+def jupyterlab_installed() -> bool:
+    return importlib.util.find_spec("jupyterlab") is not None
+
+
+def launch(command: list[str], cwd: Path) -> int:
+    """Run ``command`` in the foreground (JupyterLab runs until Ctrl+C)."""
+    try:
+        return subprocess.call(command, cwd=cwd)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    if not jupyterlab_installed():
+        print("dlteach: JupyterLab is not installed. Install the course extra with "
+              "pip install 'dlteach[course]' and run 'dlteach open' again.", file=sys.stderr)
+        return 1
+    notebooks = _course_dir(args) / NOTEBOOKS_DIR
+    start = notebooks / START_PAGE
+    if not start.is_file():
+        raise CourseError(f"{start} does not exist: run 'dlteach generate' first.")
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={notebooks}",
+               str(start)]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and CI often run as root; Jupyter refuses
+    return launch(command, cwd=notebooks)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dlteach",
+        description="dlteach: learn the fundamentals of deep learning by building them in NumPy.",
+    )
+    parser.add_argument(
+        "--course-dir", metavar="DIR",
+        help="the course folder (holding solutions/); default: found from the current "
+             "directory upward",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("lessons", help="list the lessons in order, one line each")
+    p.set_defaults(func=cmd_lessons)
+
+    p = sub.add_parser("generate", help="regenerate the learner notebooks from solutions/ "
+                                        "(replaces changed files in notebooks/)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 and list the stale files if notebooks/ is "
+                        "out of date")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("grade", help="run a notebook in a fresh kernel and grade its exercises")
+    p.add_argument("notebook", metavar="NOTEBOOK", help="path to the .ipynb file")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--timeout", type=float, default=60, metavar="S",
+                   help="time limit per cell in seconds (default 60)")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("refresh", help="re-run solution notebooks in place, then regenerate "
+                                       "notebooks/")
+    p.add_argument("lessons", nargs="*", metavar="LESSON",
+                   help="lesson stems or numbers (default: all), e.g. 01_perceptron or 1")
+    p.add_argument("--timeout", type=float, default=600, metavar="S",
+                   help="time limit per cell in seconds (default 600)")
+    p.set_defaults(func=cmd_refresh)
+
+    p = sub.add_parser("open", help="start JupyterLab on the start page")
+    p.set_defaults(func=cmd_open)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (errors print one line, no traceback)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DLTeachError, OSError) as exc:
+        print(f"dlteach {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dlteach {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

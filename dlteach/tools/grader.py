@@ -1,0 +1,184 @@
+"""Grade a notebook: run it in a fresh kernel and read the verdicts its checks display.
+
+Every check cell displays a ``Verdict`` whose mimebundle carries
+``application/vnd.dlteach.verdict+json`` = ``{"exercise", "status", "message"}``.
+The grader runs the whole notebook (errors allowed, so later checks still report),
+keeps the last verdict per exercise, and reports each expected exercise as
+passed, failed (with its message), not attempted, or not run (its check never
+showed a verdict: the notebook stopped first, or the check cell was deleted).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from dlteach.checking import VERDICT_MIMETYPE
+from dlteach.tools.catalog import CourseError
+from dlteach.tools.execute import cell_summary, execute_notebook
+from dlteach.tools.learner import read_notebook
+
+PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN = "passed", "failed", "not attempted", "not run"
+STATUSES = (PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN)
+_ICONS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⏳", NOT_RUN: "⛔"}
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    """One exercise's grade. status: passed / failed / not attempted / not run."""
+
+    name: str
+    status: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A cell that raised, timed out or stopped the kernel. cell: 1-based position."""
+
+    cell: int
+    kind: str
+    message: str
+
+
+@dataclass
+class GradeReport:
+    """The grade of one notebook.
+
+    error: set when the notebook could not be graded at all (unreadable file,
+    kernel that would not start); error_kind is then "unreadable" or "kernel".
+    """
+
+    notebook: str
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+
+    @property
+    def all_passed(self) -> bool:
+        """True when the notebook ran and every exercise (at least one) passed."""
+        return (self.error is None and bool(self.exercises)
+                and all(e.status == PASSED for e in self.exercises))
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(e.status == s for e in self.exercises) for s in STATUSES}
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (``json.dumps(report.to_dict())``)."""
+        return {
+            "notebook": self.notebook,
+            "all_passed": self.all_passed,
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "counts": self.counts(),
+            "exercises": [{"name": e.name, "status": e.status, "message": e.message}
+                          for e in self.exercises],
+            "problems": [{"cell": p.cell, "kind": p.kind, "message": p.message}
+                         for p in self.problems],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def table(self) -> str:
+        """A readable report: one row per exercise, failure details indented below."""
+        lines = [f"Grade of {self.notebook}"]
+        if self.error:
+            lines.append(f"  could not grade: {self.error}")
+        if self.exercises:
+            width = max(len("exercise"), *(len(e.name) for e in self.exercises))
+            lines.append(f"  {'exercise'.ljust(width)}  status")
+            for e in self.exercises:
+                lines.append(f"  {e.name.ljust(width)}  {_ICONS[e.status]} {e.status}")
+                if e.status == FAILED and e.message:
+                    lines.extend(f"  {' ' * width}     {ln}" for ln in e.message.splitlines())
+        elif not self.error:
+            lines.append("  no exercises found: no check cell showed a verdict.")
+        if self.problems:
+            lines.append("  problems:")
+            lines.extend(f"    {p.message}" for p in self.problems)
+        if self.error and not self.exercises:
+            return "\n".join(lines)
+        c = self.counts()
+        total = len(self.exercises)
+        summary = f"  {c[PASSED]}/{total} passed"
+        summary += "".join(f", {c[s]} {s}" for s in STATUSES[1:] if c[s])
+        lines.append(summary + (" — all passed!" if self.all_passed else ""))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def _expected_exercises(path: Path) -> tuple[str, ...] | None:
+    try:
+        from dlteach.exercises import expected_exercises
+    except ImportError:  # the exercise registry is not installed: rely on verdicts seen
+        return None
+    return expected_exercises(path)
+
+
+def collect_verdicts(nb: NotebookNode) -> dict[str, ExerciseResult]:
+    """The last verdict shown for each exercise, in order of first appearance."""
+    verdicts: dict[str, ExerciseResult] = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}) if isinstance(output, dict) else {}
+            payload = data.get(VERDICT_MIMETYPE)
+            if isinstance(payload, str):  # some writers store JSON mimetypes as text
+                try:
+                    payload = json.loads(payload)
+                except json.JSONDecodeError:
+                    continue
+            if not isinstance(payload, dict) or "exercise" not in payload:
+                continue
+            status = payload.get("status")
+            status = status if status in (PASSED, FAILED, NOT_ATTEMPTED) else FAILED
+            name = str(payload["exercise"])
+            verdicts[name] = ExerciseResult(name, status, str(payload.get("message", "")))
+    return verdicts
+
+
+def grade(path: str | Path, timeout_per_cell: float = 60) -> GradeReport:
+    """Run the notebook at ``path`` in a fresh kernel (cwd = its folder) and grade it.
+
+    Never raises for a bad notebook: a missing file, a file that is not a notebook,
+    a cell that raises or loops forever all end up in the report.
+    """
+    path = Path(path)
+    report = GradeReport(notebook=str(path))
+    expected = _expected_exercises(path)
+    try:
+        nb = read_notebook(path)
+    except CourseError as exc:
+        report.error, report.error_kind = str(exc), "unreadable"
+        report.exercises = [ExerciseResult(name, NOT_RUN) for name in expected or ()]
+        return report
+    try:
+        events = execute_notebook(nb, path.resolve().parent, timeout_per_cell=timeout_per_cell,
+                                  stop_on_error=False)
+    except Exception as exc:  # kernel start failures come in many types
+        report.error = f"the kernel could not start ({type(exc).__name__}: {exc})."
+        report.error_kind = "kernel"
+        report.exercises = [ExerciseResult(name, NOT_RUN) for name in expected or ()]
+        return report
+    for event in events:
+        where = f'cell {event.index + 1} ("{cell_summary(nb.cells[event.index])}")'
+        if event.kind == "timeout":
+            message = (f"{where} timed out: it ran longer than the "
+                       f"{max(1, round(timeout_per_cell))} s limit per cell and was interrupted.")
+        elif event.kind == "error":
+            message = f"{where} raised {event.ename}: {event.evalue}"
+        else:
+            message = (f"{where} stopped the notebook ({event.kind}: {event.evalue}); "
+                       "the cells after it were not run.")
+        report.problems.append(Problem(event.index + 1, event.kind, message))
+    verdicts = collect_verdicts(nb)
+    names = list(expected) if expected is not None else []
+    names += [name for name in verdicts if name not in names]
+    report.exercises = [verdicts.get(name, ExerciseResult(name, NOT_RUN)) for name in names]
+    return report

@@ -1,0 +1,295 @@
+"""Learner notebooks: ``solutions/`` with every solution region replaced by a gap.
+
+In a solution notebook an exercise is a code cell whose learner part stands
+between a line ``### BEGIN SOLUTION`` and a line ``### END SOLUTION`` (nbgrader's
+convention, any indentation). The learner version replaces each region, markers
+included, by::
+
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+at the indentation of the ``### BEGIN SOLUTION`` line, clears every output and
+execution count, drops the cell metadata about execution, and keeps everything
+else (cell ids, markdown, other metadata, notebook metadata) unchanged.
+The same input always gives the same bytes, so ``notebooks/`` can be checked
+into git and tested for being up to date.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from dlteach.errors import DLTeachError
+from dlteach.tools.catalog import (
+    LESSONS,
+    NOTEBOOKS_DIR,
+    SOLUTIONS_DIR,
+    START_PAGE,
+    CourseError,
+    Lesson,
+)
+
+BEGIN_RE = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\r?\n?$")
+END_RE = re.compile(r"^[ \t]*### END SOLUTION[ \t]*\r?\n?$")
+# Cell metadata written by executing a cell (nbclient timings, the ExecuteTime extension).
+EXECUTION_METADATA = ("execution", "ExecuteTime")
+
+
+class SolutionMarkerError(DLTeachError, ValueError):
+    """``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers are unbalanced or nested."""
+
+
+def _cell_name(index: int, cell: NotebookNode) -> str:
+    cell_id = cell.get("id")
+    return f"cell {index + 1}" + (f" (id {cell_id!r})" if cell_id else "")
+
+
+def strip_solution(source: str, *, where: str = "cell") -> str:
+    """``source`` with each solution region replaced by the learner's gap.
+
+    where: names the notebook and cell in error messages.
+    """
+    out: list[str] = []
+    begin_line: int | None = None
+    for lineno, line in enumerate(source.splitlines(keepends=True), start=1):
+        begin = BEGIN_RE.match(line)
+        if begin:
+            if begin_line is not None:
+                raise SolutionMarkerError(
+                    f"{where}: '### BEGIN SOLUTION' on line {lineno} is nested inside the "
+                    f"region opened on line {begin_line}; close it with '### END SOLUTION' first."
+                )
+            begin_line, indent = lineno, begin.group(1)
+            continue
+        if END_RE.match(line):
+            if begin_line is None:
+                raise SolutionMarkerError(
+                    f"{where}: '### END SOLUTION' on line {lineno} has no matching "
+                    "'### BEGIN SOLUTION' above it."
+                )
+            newline = "\n" if line.endswith("\n") else ""
+            out.append(f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError(){newline}")
+            begin_line = None
+            continue
+        if begin_line is None:
+            out.append(line)
+    if begin_line is not None:
+        raise SolutionMarkerError(
+            f"{where}: '### BEGIN SOLUTION' on line {begin_line} is never closed by "
+            "'### END SOLUTION'."
+        )
+    return "".join(out)
+
+
+def make_learner_notebook(nb: NotebookNode, *, name: str = "notebook") -> NotebookNode:
+    """The learner version of a solution notebook (a new object; ``nb`` is not modified).
+
+    name: how error messages name the notebook (e.g. ``solutions/01_perceptron.ipynb``).
+    """
+    learner = copy.deepcopy(nb)
+    for index, cell in enumerate(learner.cells):
+        where = f"{name}, {_cell_name(index, cell)}"
+        if cell.cell_type != "code":
+            if any(BEGIN_RE.match(line) or END_RE.match(line)
+                   for line in cell.source.splitlines(keepends=True)):
+                raise SolutionMarkerError(
+                    f"{where}: solution markers are only allowed in code cells, "
+                    f"found one in a {cell.cell_type} cell."
+                )
+            continue
+        cell.source = strip_solution(cell.source, where=where)
+        cell.outputs = []
+        cell.execution_count = None
+        for key in EXECUTION_METADATA:
+            cell.metadata.pop(key, None)
+    return learner
+
+
+def notebook_bytes(nb: NotebookNode) -> bytes:
+    """The bytes ``nbformat.write`` puts in a file: deterministic for a given notebook."""
+    text = nbformat.writes(nb)
+    if not text.endswith("\n"):
+        text += "\n"
+    return text.encode("utf-8")
+
+
+def read_notebook(path: Path) -> NotebookNode:
+    """Read and validate a notebook, raising CourseError with the file's name if it is not one."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except FileNotFoundError:
+        raise CourseError(f"{path}: no such file.") from None
+    except IsADirectoryError:
+        raise CourseError(f"{path}: is a folder, not a notebook.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError):
+        raise CourseError(f"{path}: not a notebook (the file is not JSON).") from None
+    except (nbformat.ValidationError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise CourseError(f"{path}: not a valid notebook ({_first_line(exc)}).") from None
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise CourseError(f"{path}: not a valid notebook ({_first_line(exc)}).") from None
+    return nb
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def make_start_page(
+    available: Iterable[str], lessons: tuple[Lesson, ...] = LESSONS
+) -> NotebookNode:
+    """The markdown-only start page: the course, how an exercise works, the lessons in order.
+
+    available: stems of the lessons whose notebooks exist; the others are listed as
+    not yet available, without a link.
+    """
+    available = set(available)
+    lesson_lines = []
+    for i, lesson in enumerate(lessons, start=1):
+        if lesson.stem in available:
+            lesson_lines.append(
+                f"{i}. [{lesson.title}]({lesson.filename}) — {lesson.summary}."
+            )
+        else:
+            lesson_lines.append(
+                f"{i}. {lesson.title} — {lesson.summary}. *(Not yet available.)*"
+            )
+    first = next((lesson for lesson in lessons if lesson.stem in available), None)
+    start_with = (
+        f"Start with [{first.title}]({first.filename})." if first else
+        "No lesson is available yet."
+    )
+    welcome = (
+        "# Deep learning from scratch, in NumPy\n"
+        "\n"
+        "Welcome to **dlteach**. In this course you build the fundamentals of deep learning "
+        "yourself, as small vectorized NumPy functions: neurons and their learning rule, "
+        "backpropagation, deep networks and convolutional networks. Each lesson explains an "
+        "idea with intuition, an equation, code and a figure, then asks you to implement it "
+        "and checks your answer on the spot.\n"
+        "\n"
+        f"{start_with}"
+    )
+    how = (
+        "## How to work through an exercise\n"
+        "\n"
+        "1. Run the lesson's cells in order from the top (**Shift+Enter** runs a cell and "
+        "moves to the next).\n"
+        "2. An exercise is a code cell with a gap:\n"
+        "\n"
+        "   ```python\n"
+        "   # YOUR CODE HERE\n"
+        "   raise NotImplementedError()\n"
+        "   ```\n"
+        "\n"
+        "   Replace these two lines with your code.\n"
+        "3. Run the exercise cell, then the check cell below it. It shows one verdict:\n"
+        "   - ✅ **passed**: on to the next section;\n"
+        "   - ❌ **failed**: with the input it tried, the expected value, what your code "
+        "returned, and a hint;\n"
+        "   - ⏳ **not attempted yet**: the gap is still there.\n"
+        "4. Changed something earlier in the notebook? Run the cells again from the top "
+        "(*Kernel → Restart Kernel and Run All Cells*).\n"
+        "\n"
+        "To grade a whole lesson in a fresh kernel, run in a terminal "
+        "`dlteach grade notebooks/<lesson>.ipynb`."
+    )
+    listing = (
+        "## The lessons\n"
+        "\n"
+        "Each lesson builds on the ones before it, so take them in order.\n"
+        "\n" + "\n".join(lesson_lines)
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(welcome, id="start-here-welcome"),
+        nbformat.v4.new_markdown_cell(how, id="start-here-exercises"),
+        nbformat.v4.new_markdown_cell(listing, id="start-here-lessons"),
+    ]
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
+                       "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    return nb
+
+
+@dataclass
+class GenerateResult:
+    """What ``generate_learner_notebooks`` found (check mode) or did (write mode).
+
+    Paths are relative to the course directory.
+    stale: files missing or different from what would be generated (written unless check).
+    extra: notebooks in ``notebooks/`` that no solution generates (never deleted).
+    uncatalogued: solution notebooks that are not in the lesson catalog.
+    """
+
+    stale: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    extra: list[Path] = field(default_factory=list)
+    uncatalogued: list[Path] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.stale and not self.extra
+
+
+def expected_learner_files(
+    course_dir: Path, lessons: tuple[Lesson, ...] = LESSONS
+) -> dict[str, bytes]:
+    """Every file of ``notebooks/`` as the generator would write it: name -> bytes."""
+    solutions = sorted((course_dir / SOLUTIONS_DIR).glob("*.ipynb"))
+    files: dict[str, bytes] = {}
+    for path in solutions:
+        if path.name == START_PAGE:
+            raise CourseError(
+                f"{SOLUTIONS_DIR}/{START_PAGE}: this name is reserved for the generated "
+                "start page; rename the solution notebook."
+            )
+        rel = f"{SOLUTIONS_DIR}/{path.name}"
+        nb = read_notebook(path)
+        files[path.name] = notebook_bytes(make_learner_notebook(nb, name=rel))
+    files[START_PAGE] = notebook_bytes(make_start_page({p.stem for p in solutions}, lessons))
+    return files
+
+
+def generate_learner_notebooks(
+    course_dir: str | Path, *, check: bool = False, lessons: tuple[Lesson, ...] = LESSONS
+) -> GenerateResult:
+    """Regenerate ``notebooks/`` from ``solutions/`` (or, with ``check``, only compare).
+
+    Files already identical are not rewritten. Extra notebooks are reported, not deleted:
+    they may hold a learner's own work.
+    """
+    course_dir = Path(course_dir)
+    expected = expected_learner_files(course_dir, lessons)
+    out_dir = course_dir / NOTEBOOKS_DIR
+    result = GenerateResult()
+    catalogued = {lesson.filename for lesson in lessons} | {START_PAGE}
+    result.uncatalogued = [Path(SOLUTIONS_DIR) / n for n in expected if n not in catalogued]
+    for name, data in expected.items():
+        target = out_dir / name
+        rel = Path(NOTEBOOKS_DIR) / name
+        if target.is_file() and target.read_bytes() == data:
+            result.unchanged.append(rel)
+            continue
+        result.stale.append(rel)
+        if not check:
+            out_dir.mkdir(exist_ok=True)
+            target.write_bytes(data)
+    if out_dir.is_dir():
+        result.extra = [Path(NOTEBOOKS_DIR) / p.name for p in sorted(out_dir.glob("*.ipynb"))
+                        if p.name not in expected]
+    result.written = not check
+    return result

@@ -1,0 +1,95 @@
+"""Refresh: re-run solution notebooks in place, store their outputs, regenerate ``notebooks/``.
+
+Updating a lesson is one command (``dlteach refresh 01``). The stored outputs are
+what strict nbval compares against, so a refresh keeps only what is reproducible:
+no timing metadata, and the notebook metadata of the source (not the kernel's
+exact Python version, which would change with every machine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import nbformat
+
+from dlteach.tools.catalog import LESSONS, SOLUTIONS_DIR, CourseError, find_lesson
+from dlteach.tools.execute import cell_summary, execute_notebook
+from dlteach.tools.learner import (
+    EXECUTION_METADATA,
+    GenerateResult,
+    generate_learner_notebooks,
+    notebook_bytes,
+    read_notebook,
+)
+
+
+class RefreshError(CourseError):
+    """A solution notebook raised or timed out while being refreshed."""
+
+
+DEFAULT_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python",
+                      "name": "python3"}
+
+
+def solution_paths(course_dir: Path, lessons: Iterable[str] | None = None) -> list[Path]:
+    """The solution notebooks to refresh: all of ``solutions/``, or the named lessons."""
+    folder = course_dir / SOLUTIONS_DIR
+    if not lessons:
+        return sorted(folder.glob("*.ipynb"))
+    paths = []
+    for name in lessons:
+        candidate = folder / (name if name.endswith(".ipynb") else f"{name}.ipynb")
+        if not candidate.is_file():
+            candidate = folder / find_lesson(name, LESSONS).filename
+        if not candidate.is_file():
+            raise CourseError(f"{SOLUTIONS_DIR}/{candidate.name}: no such solution notebook.")
+        if candidate not in paths:
+            paths.append(candidate)
+    return paths
+
+
+def refresh_notebook(path: Path, *, timeout_per_cell: float = 600) -> None:
+    """Execute one solution notebook in place (cwd = its folder), keeping only stable data.
+
+    Raises RefreshError naming the cell if a cell raises or times out; the file is then
+    left untouched.
+    """
+    nb = read_notebook(path)
+    metadata = dict(nb.metadata)
+    events = execute_notebook(nb, path.parent, timeout_per_cell=timeout_per_cell,
+                              stop_on_error=True)
+    if events:
+        event = events[0]
+        cell = nb.cells[event.index]
+        raise RefreshError(
+            f"{SOLUTIONS_DIR}/{path.name}, cell {event.index + 1} (\"{cell_summary(cell)}\"): "
+            f"{event.kind}: {event.ename}: {event.evalue}. The notebook was not changed."
+        )
+    for cell in nb.cells:
+        for key in EXECUTION_METADATA:
+            cell.metadata.pop(key, None)
+    metadata.setdefault("kernelspec", DEFAULT_KERNELSPEC)
+    language_info = dict(metadata.get("language_info") or {"name": "python"})
+    language_info.pop("version", None)  # differs between machines, compared by nobody
+    metadata["language_info"] = language_info
+    nb.metadata = nbformat.from_dict(metadata)
+    data = notebook_bytes(nb)
+    if path.read_bytes() != data:
+        path.write_bytes(data)
+
+
+def refresh(
+    course_dir: str | Path,
+    lessons: Iterable[str] | None = None,
+    *,
+    timeout_per_cell: float = 600,
+    progress: Callable[[str], None] | None = None,
+) -> GenerateResult:
+    """Re-run the named solution notebooks (default: all), then regenerate ``notebooks/``."""
+    course_dir = Path(course_dir)
+    for path in solution_paths(course_dir, lessons):
+        if progress:
+            progress(f"running {SOLUTIONS_DIR}/{path.name}")
+        refresh_notebook(path, timeout_per_cell=timeout_per_cell)
+    return generate_learner_notebooks(course_dir)

@@ -1,0 +1,208 @@
+"""The grader runs a notebook in a fresh kernel and reports every exercise's verdict."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import nbformat.v4 as v4
+import pytest
+
+import dlteach.checking
+from dlteach.tools import execute, grader
+from dlteach.tools.grader import (
+    FAILED,
+    NOT_ATTEMPTED,
+    NOT_RUN,
+    PASSED,
+    VERDICT_MIMETYPE,
+    ExerciseResult,
+    GradeReport,
+    collect_verdicts,
+    grade,
+)
+from dlteach.tools.learner import make_learner_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+LESSON1 = REPO / "solutions" / "01_perceptron.ipynb"
+needs_lesson1 = pytest.mark.skipif(not LESSON1.is_file(), reason="lesson 1 is not written yet")
+
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> Path:
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def notebook(*sources: str) -> nbformat.NotebookNode:
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_markdown_cell("# A tiny lesson", id="title")]
+    nb.cells += [v4.new_code_cell(src, id=f"c{i}") for i, src in enumerate(sources)]
+    return nb
+
+
+def test_verdict_mimetype_matches_the_check_engine():
+    assert VERDICT_MIMETYPE == dlteach.checking.VERDICT_MIMETYPE
+
+
+def test_collect_verdicts_keeps_the_last_one_per_exercise():
+    def out(exercise, status, message=""):
+        payload = {"exercise": exercise, "status": status, "message": message}
+        return v4.new_output("display_data", data={"text/plain": "x", VERDICT_MIMETYPE: payload})
+
+    nb = notebook("a", "b")
+    nb.cells[1].outputs = [out("a", "failed", "input: 1"), out("b", "not attempted")]
+    nb.cells[2].outputs = [out("a", "passed", "3 cases"),
+                           v4.new_output("stream", name="stdout", text="hello")]
+    verdicts = collect_verdicts(nb)
+    assert list(verdicts) == ["a", "b"]
+    assert verdicts["a"] == ExerciseResult("a", PASSED, "3 cases")
+    assert verdicts["b"].status == NOT_ATTEMPTED
+
+
+def test_report_table_json_and_all_passed():
+    report = GradeReport("x.ipynb", [ExerciseResult("a", PASSED, "2 cases"),
+                                     ExerciseResult("b", FAILED, "input: x = 1\nexpected: 2")])
+    assert not report.all_passed
+    table = report.table()
+    assert re.search(r"a\s+✅ passed", table) and re.search(r"b\s+❌ failed", table)
+    assert "expected: 2" in table and "1/2 passed, 1 failed" in table
+    data = json.loads(report.to_json())
+    assert data["counts"] == {"passed": 1, "failed": 1, "not attempted": 0, "not run": 0}
+    assert data["exercises"][1] == {"name": "b", "status": "failed",
+                                    "message": "input: x = 1\nexpected: 2"}
+    assert GradeReport("x.ipynb", [ExerciseResult("a", PASSED)]).all_passed
+    assert not GradeReport("x.ipynb").all_passed  # nothing graded is not a pass
+
+
+# Emits verdicts by hand through the protocol: cheap enough for a 1-2 s cell limit.
+VERDICT = (
+    "from IPython.display import display\n"
+    "def verdict(name, status, message=''):\n"
+    "    display({'text/plain': f'{name}: {status}',\n"
+    f"             {VERDICT_MIMETYPE!r}: dict(exercise=name, status=status, message=message)}},\n"
+    "            raw=True)"
+)
+
+
+def test_errors_and_timeouts_are_reported_and_later_checks_still_run(tmp_path):
+    path = write(notebook(
+        VERDICT,
+        "verdict('first', 'passed', '1 case')",
+        "while True:\n    pass",
+        "1 / 0",
+        "verdict('second', 'failed', 'input: x = 4.0\\nexpected: 2.0')",
+    ), tmp_path / "tiny.ipynb")
+    report = grade(path, timeout_per_cell=2)
+    assert report.error is None
+    assert report.exercises == [ExerciseResult("first", PASSED, "1 case"),
+                                ExerciseResult("second", FAILED, "input: x = 4.0\nexpected: 2.0")]
+    assert [(p.cell, p.kind) for p in report.problems] == [(4, "timeout"), (5, "error")]
+    assert report.problems[0].message == (
+        'cell 4 ("while True:") timed out: it ran longer than the 2 s limit per cell and '
+        "was interrupted.")
+    assert report.problems[1].message == (
+        'cell 5 ("1 / 0") raised ZeroDivisionError: division by zero')
+    table = report.table()
+    assert "cell 4" in table and "expected: 2.0" in table and not report.all_passed
+
+
+def test_a_kernel_that_ignores_the_interrupt_stops_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(execute, "RESPONSIVE_WAIT", 1)
+    stubborn = ("while True:\n    try:\n        while True:\n            pass\n"
+                "    except KeyboardInterrupt:\n        pass")
+    path = write(notebook(VERDICT, "verdict('first', 'passed')", stubborn,
+                          "verdict('second', 'passed')"), tmp_path / "stuck.ipynb")
+    report = grade(path, timeout_per_cell=1)
+    assert [(e.name, e.status) for e in report.exercises] == [("first", PASSED)]
+    assert [p.kind for p in report.problems] == ["timeout", "unresponsive"]
+    assert "the cells after it were not run" in report.problems[1].message
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, r"no such file"),
+        (b"print('hello')\n", r"not a notebook \(the file is not JSON\)"),
+        (b'{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+         r"not a valid notebook \("),
+    ],
+)
+def test_unreadable_notebooks_give_a_report_not_a_crash(tmp_path, content, message):
+    path = tmp_path / "01_perceptron.ipynb"  # a known lesson: its exercises are "not run"
+    if content is not None:
+        path.write_bytes(content)
+    report = grade(path)
+    assert report.error_kind == "unreadable"
+    assert re.search(r"01_perceptron\.ipynb: " + message, report.error)
+    assert report.exercises and {e.status for e in report.exercises} == {NOT_RUN}
+    assert not report.all_passed
+    assert "could not grade" in report.table()
+
+
+def test_a_kernel_that_cannot_start_is_reported(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("Kernel didn't respond in 60 seconds")
+
+    monkeypatch.setattr(grader, "execute_notebook", broken)
+    report = grade(write(notebook("x = 1"), tmp_path / "x.ipynb"))
+    assert report.error_kind == "kernel"
+    assert report.error == ("the kernel could not start (RuntimeError: Kernel didn't respond "
+                            "in 60 seconds).")
+
+
+# ---------------------------------------------------------------- lesson 1, end to end
+
+
+def lesson1_exercises_only() -> nbformat.NotebookNode:
+    """Lesson 1 without its figures (they take most of its 12 s): same exercises and checks."""
+    nb = nbformat.read(LESSON1, as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type == "code"]
+    for cell in nb.cells[1:]:  # the first cell sets up the figures: keep it whole
+        if "plt." in cell.source or "plot_decision_boundary" in cell.source:
+            # A figure cell: keep only its imports, later cells may rely on them.
+            cell.source = "\n".join(line for line in cell.source.splitlines()
+                                    if line.startswith(("from ", "import ")))
+    return nb
+
+
+@needs_lesson1
+def test_lesson1_solution_passes_every_exercise(tmp_path):
+    report = grade(write(lesson1_exercises_only(), tmp_path / "01_perceptron.ipynb"))
+    assert report.all_passed, report.table()
+    names = dlteach.exercises.expected_exercises(LESSON1)
+    assert [e.name for e in report.exercises] == list(names)
+    assert report.problems == []
+
+
+@needs_lesson1
+def test_lesson1_learner_notebook_is_all_not_attempted(tmp_path):
+    learner = make_learner_notebook(lesson1_exercises_only())
+    report = grade(write(learner, tmp_path / "01_perceptron.ipynb"))
+    assert {e.status for e in report.exercises} == {NOT_ATTEMPTED}, report.table()
+    assert len(report.exercises) == 5
+
+
+@needs_lesson1
+def test_lesson1_wrong_answer_fails_with_input_and_expected_and_missing_check_is_not_run(
+    tmp_path,
+):
+    nb = lesson1_exercises_only()
+    cell = next(c for c in nb.cells if "def weighted_sum" in c.source)
+    assert "return x @ w + b" in cell.source
+    cell.source = cell.source.replace("return x @ w + b", "return x @ w - b")
+    nb.cells = [c for c in nb.cells if "check_nand_weights" not in c.source]
+    report = grade(write(nb, tmp_path / "01_perceptron.ipynb"))
+    status = {e.name: e.status for e in report.exercises}
+    assert status == {"weighted_sum": FAILED, "step": PASSED, "perceptron_update": PASSED,
+                      "count_mistakes": PASSED, "nand_weights": NOT_RUN}, report.table()
+    message = report.exercises[0].message
+    assert "input: x = [1.0, 2.0], w = [0.5, -1.0], b = 0.25" in message
+    assert "expected: -1.25" in message and "got: -1.75" in message
+
+
+import dlteach.exercises  # noqa: E402  (kept last: only the end-to-end tests need it)
