@@ -18,7 +18,12 @@ from matplotlib.colors import ListedColormap
 
 from dlteach.errors import InvalidValueError, ShapeError
 from dlteach.metrics import scores_to_labels
-from dlteach.validation import check_array, check_positive_int, check_same_length
+from dlteach.validation import (
+    check_array,
+    check_positive,
+    check_positive_int,
+    check_same_length,
+)
 
 # Colour-blind friendly class colours (matplotlib's "tab10").
 _CLASS_COLORS = plt.get_cmap("tab10").colors
@@ -68,6 +73,8 @@ def plot_decision_boundary(
     margin: float = 0.1,
     alpha: float = 0.25,
     title: str | None = None,
+    marker_size: float = 14,
+    legend: bool = True,
 ) -> Axes:
     """Colour the plane by the predicted class and scatter the data on top.
 
@@ -78,13 +85,17 @@ def plot_decision_boundary(
     X: (N, 2) points;  y: (N,) integer labels.
     resolution: grid points per axis (resolution**2 predictions).
     margin: extra room around the data, as a fraction of its range.
-    Draws one filled contour set and one scatter per class (with a legend).
+    marker_size: area of the data markers in points^2 (matplotlib's ``s``); make it
+        larger (e.g. 90) for a handful of points such as a logic gate's four inputs.
+    legend: draw a legend naming the classes.
+    Draws one filled contour set and one scatter per class (and a legend, unless legend=False).
     """
     owner = "plot_decision_boundary"
     X = check_array(X, owner=owner, name="X", shape=("N", 2), kind="number")
     y = check_array(y, owner=owner, name="y", ndim=1, kind="int")
     check_same_length(X, y, owner=owner, names=("X", "y"))
     resolution = check_positive_int(resolution, owner=owner, name="resolution")
+    marker_size = check_positive(marker_size, owner=owner, name="marker_size")
     if resolution < 2:
         raise InvalidValueError(f"{owner}: resolution must be at least 2, got {resolution}.")
     lo, hi = X.min(axis=0).astype(float), X.max(axis=0).astype(float)
@@ -108,13 +119,14 @@ def plot_decision_boundary(
         mask = y == c
         if mask.any():
             name = class_names[c] if class_names is not None else f"class {c}"
-            ax.scatter(X[mask, 0], X[mask, 1], s=14, color=cmap(c), edgecolors="k",
+            ax.scatter(X[mask, 0], X[mask, 1], s=marker_size, color=cmap(c), edgecolors="k",
                        linewidths=0.4, label=name)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.legend(loc="best", fontsize="small")
+    if legend:
+        ax.legend(loc="best", fontsize="small")
     if title is not None:
         ax.set_title(title)
     return ax

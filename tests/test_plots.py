@@ -107,6 +107,26 @@ def test_decision_boundary_errors():
         plot_decision_boundary(_nearest_center, X, y[:4])
 
 
+def test_decision_boundary_marker_size_and_no_legend():
+    X, y = _three_blobs()
+    ax = plot_decision_boundary(_nearest_center, X, y, resolution=10, marker_size=90,
+                                legend=False)
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [list(s.get_sizes()) for s in scatters] == [[90.0]] * 3
+    assert ax.get_legend() is None
+    default = plot_decision_boundary(_nearest_center, X, y, resolution=10)
+    sizes = {float(s.get_sizes()[0]) for s in default.collections if isinstance(s, PathCollection)}
+    assert sizes == {14.0} and default.get_legend() is not None
+
+
+def test_decision_boundary_rejects_a_bad_marker_size():
+    X, y = _three_blobs()
+    with pytest.raises(InvalidValueError,
+                       match=r"plot_decision_boundary: marker_size must be a positive number, "
+                             r"got -5"):
+        plot_decision_boundary(_nearest_center, X, y, resolution=10, marker_size=-5)
+
+
 class _History(dict):
     best_epoch = 2
 

@@ -24,6 +24,9 @@ LESSON_EXERCISES: dict[str, tuple[str, ...]] = {
         "count_mistakes",
         "nand_weights",
     ),
+    "02_backpropagation": (
+        "sigmoid_grad", "dense_forward", "softmax_cross_entropy", "dense_backward", "gd_step",
+    ),
 }
 
 
