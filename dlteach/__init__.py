@@ -40,6 +40,9 @@ from dlteach.plots import (
 )
 from dlteach.training import EarlyStopping, History, evaluate, fit, predict, predict_classes
 from dlteach.serialization import load_parameters, save_parameters
+from dlteach.diagnostics import (
+    ActivationStats, activation_stats, gradient_norms, layer_outputs, pca_project,
+)
 # --- end section ---
 
 # --- section: perceptron ---

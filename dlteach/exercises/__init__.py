@@ -27,6 +27,9 @@ LESSON_EXERCISES: dict[str, tuple[str, ...]] = {
     "02_backpropagation": (
         "sigmoid_grad", "dense_forward", "softmax_cross_entropy", "dense_backward", "gd_step",
     ),
+    "03_deep_networks": (
+        "accuracy", "minibatches", "momentum_step", "adam_step", "he_normal",
+    ),
 }
 
 

@@ -1,0 +1,265 @@
+"""Lesson 3's exercise checks: the reference passes, typical mistakes fail usefully."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from dlteach import data, init, metrics, optim
+from dlteach.checking import VERDICT_MIMETYPE
+from dlteach.exercises import LESSON_EXERCISES, expected_exercises
+from dlteach.exercises import lesson03 as ex
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "03_deep_networks.ipynb"
+NAMES = LESSON_EXERCISES["03_deep_networks"]
+
+
+def stub(*args, **kwargs):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def minibatches_reference(X, y, batch_size, rng):
+    return data.minibatches(X, y, batch_size, shuffle=True, seed=rng)
+
+
+REFERENCES = {
+    "accuracy": metrics.accuracy,
+    "minibatches": minibatches_reference,
+    "momentum_step": optim.momentum_step,
+    "adam_step": optim.adam_step,
+    "he_normal": init.he_normal,
+}
+
+
+def check(name, fn):
+    return getattr(ex, f"check_{name}")(fn)
+
+
+def test_every_registered_exercise_has_a_check():
+    assert ex.LESSON == "03_deep_networks"
+    assert ex.EXERCISES == NAMES
+    assert set(NAMES) == set(REFERENCES)
+    assert expected_exercises("notebooks/03_deep_networks.ipynb") == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_reference_passes(name):
+    verdict = check(name, REFERENCES[name])
+    assert verdict.status == "passed", verdict.text()
+    assert re.fullmatch(rf"✅ {name}: passed \(\d+ cases?\)", verdict.text())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_stub_is_not_attempted(name):
+    verdict = check(name, stub)
+    assert verdict.status == "not attempted"
+    assert verdict.text().startswith(f"⏳ {name}: not attempted yet")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_value_instead_of_a_function_fails_with_advice(name):
+    verdict = check(name, 42)
+    assert verdict.status == "failed"
+    assert f"check_{name}({name})" in verdict.message
+
+
+# ---------------------------------------------------------------- typical mistakes
+
+
+def test_accuracy_returning_a_count():
+    v = ex.check_accuracy(lambda y, s: int(np.sum(np.argmax(s, axis=1) == y)))
+    assert v.status == "failed"
+    assert "case 1 of 6: every prediction right" in v.message
+    assert "expected: 1.0" in v.message and "got: 3" in v.message
+    assert "not a count" in v.message
+
+
+def test_accuracy_taking_the_argmax_over_the_wrong_axis():
+    v = ex.check_accuracy(lambda y, s: float(np.mean(np.argmax(s, axis=0) == y)))
+    assert v.status == "failed"
+    assert "axis=1" in v.message
+
+
+def test_accuracy_written_with_a_loop_passes_if_correct():
+    def loop(y, s):
+        return sum(int(np.argmax(row) == label) for row, label in zip(s, y, strict=True)) / len(y)
+
+    assert ex.check_accuracy(loop).status == "passed"
+
+
+def test_minibatches_dropping_the_last_partial_batch():
+    def drop_last(X, y, batch_size, rng):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X) - batch_size + 1, batch_size):
+            idx = order[start:start + batch_size]
+            yield X[idx], y[idx]
+
+    v = ex.check_minibatches(drop_last)
+    assert v.status == "failed"
+    assert "case 2 of 5: 7 examples in batches of 3: the last batch holds 1" in v.message
+    assert "element [0] of the result: expected an array of shape (3,), got shape (2,)" in (
+        v.message)
+
+
+def test_minibatches_without_shuffling():
+    def in_order(X, y, batch_size, rng):
+        return [(X[s:s + batch_size], y[s:s + batch_size]) for s in range(0, len(X), batch_size)]
+
+    v = ex.check_minibatches(in_order)
+    assert "element [1] of the result" in v.message
+    assert "rng.permutation(len(X))" in v.message
+
+
+def test_minibatches_that_shuffle_x_and_y_separately():
+    def unpaired(X, y, batch_size, rng):
+        ox, oy = rng.permutation(len(X)), rng.permutation(len(X))
+        return [(X[ox[s:s + batch_size]], y[oy[s:s + batch_size]])
+                for s in range(0, len(X), batch_size)]
+
+    assert ex.check_minibatches(unpaired).status == "failed"
+
+
+def test_minibatches_returning_something_that_is_not_batches():
+    v = ex.check_minibatches(lambda X, y, batch_size, rng: 3)
+    text = " ".join(v.message.split())
+    assert "minibatches must return (or yield) (X_batch, y_batch) pairs, got int" in text
+    v = ex.check_minibatches(lambda X, y, batch_size, rng: [X])
+    assert "each batch must be a pair (X_batch, y_batch)" in " ".join(v.message.split())
+
+
+def test_momentum_with_the_wrong_sign_or_order():
+    def plus(w, grad, velocity, lr, momentum):
+        v_new = momentum * velocity + lr * grad
+        return w + v_new, v_new
+
+    def old_velocity(w, grad, velocity, lr, momentum):
+        return w + velocity, momentum * velocity - lr * grad
+
+    v = ex.check_momentum_step(plus)
+    assert "first step, zero velocity: a plain SGD step" in v.message
+    v = ex.check_momentum_step(old_velocity)
+    assert v.status == "failed" and "element [0] of the result" in v.message
+
+
+def test_momentum_that_updates_in_place_fails():
+    def in_place(w, grad, velocity, lr, momentum):
+        velocity *= momentum
+        velocity -= lr * grad
+        return w + velocity, velocity
+
+    v = ex.check_momentum_step(in_place)
+    assert "modified its input velocity in place" in v.message
+
+
+def test_adam_without_bias_correction_fails_on_the_first_step():
+    def no_correction(w, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        return w - lr * m / (np.sqrt(v) + eps), m, v
+
+    v = ex.check_adam_step(no_correction)
+    assert "case 1 of 4: first step (t=1): every weight moves by about lr" in v.message
+    assert "expected 0.99, got 0.9684" in v.message
+    assert "bias" not in v.message or "1 - beta1**t" in v.message
+
+
+def test_adam_returning_the_corrected_moments_fails():
+    def corrected(w, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        m_hat = (beta1 * m + (1 - beta1) * grad) / (1 - beta1**t)
+        v_hat = (beta2 * v + (1 - beta2) * grad**2) / (1 - beta2**t)
+        return w - lr * m_hat / (np.sqrt(v_hat) + eps), m_hat, v_hat
+
+    v = ex.check_adam_step(corrected)
+    assert "element [1] of the result" in v.message
+    assert "the uncorrected m_new and v_new" in " ".join(v.message.split())
+
+
+def test_he_with_the_xavier_variance_fails_on_the_standard_deviation():
+    v = ex.check_he_normal(lambda shape, rng: rng.standard_normal(shape)
+                           * np.sqrt(2 / (shape[0] + shape[1])))
+    assert v.status == "failed"
+    assert "case 1 of 4: a hidden layer 256 -> 128" in v.message
+    assert "standard deviation of your weights is 0.0721, expected about 0.0884" in (
+        " ".join(v.message.split()))
+
+
+def test_he_using_fan_out_fails():
+    v = ex.check_he_normal(lambda shape, rng: rng.standard_normal(shape) * np.sqrt(2 / shape[1]))
+    assert "fan_in = 256" in " ".join(v.message.split())
+
+
+def test_he_with_the_right_variance_but_uniform_fails_on_the_shape_of_the_distribution():
+    v = ex.check_he_normal(lambda shape, rng: rng.uniform(-1, 1, shape) * np.sqrt(6 / shape[0]))
+    assert "a normal distribution has 68.3% there" in " ".join(v.message.split())
+
+
+def test_he_ignoring_the_rng_or_the_shape():
+    unseeded = np.random.default_rng()  # not the Generator the check passes
+    v = ex.check_he_normal(lambda shape, rng: unseeded.standard_normal(shape)
+                           * np.sqrt(2 / shape[0]))
+    assert "two calls with the same seed gave different weights" in v.message
+    v = ex.check_he_normal(lambda shape, rng: rng.standard_normal(shape[::-1])
+                           * np.sqrt(2 / shape[0]))
+    assert "expected an array of shape (256, 128), got shape (128, 256)" in v.message
+    v = ex.check_he_normal(lambda shape, rng: None)
+    assert "returned None" in v.message
+    v = ex.check_he_normal(lambda shape, rng: rng.integers(0, 2, shape))
+    assert "expected a NumPy array of floats, got dtype int64" in v.message
+    v = ex.check_he_normal(lambda shape, rng: rng.standard_normal(shape) + 1)
+    assert "the mean of your weights is" in v.message
+
+
+def test_any_correct_he_normal_passes():
+    assert ex.check_he_normal(
+        lambda shape, rng: rng.normal(0.0, np.sqrt(2 / shape[0]), size=shape)).status == "passed"
+
+
+# ---------------------------------------------------------------- the lesson notebook
+
+
+def _notebook_exercises():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    pairs = []
+    for i, src in enumerate(code):
+        if re.search(r"^\s*### BEGIN SOLUTION\s*$", src, re.M):
+            match = re.fullmatch(r"ex\.check_(\w+)\((\w+)\)", code[i + 1].strip())
+            assert match, f"the cell after an exercise must be its check, got {code[i + 1]!r}"
+            pairs.append((match.group(1), src))
+    return pairs
+
+
+def _strip(src: str) -> str:
+    pattern = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$",
+                         re.M | re.S)
+    return pattern.sub(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", src)
+
+
+def test_the_notebook_has_the_registered_exercises_in_order_each_followed_by_its_check():
+    assert [name for name, _ in _notebook_exercises()] == list(NAMES)
+
+
+def test_the_notebook_solutions_pass_and_the_stripped_cells_are_not_attempted():
+    solved: dict = {"np": np}
+    stripped: dict = {"np": np}
+    for name, src in _notebook_exercises():
+        exec(src, solved)
+        exec(_strip(src), stripped)
+        assert check(name, solved[name]).status == "passed", check(name, solved[name]).text()
+        assert check(name, stripped[name]).status == "not attempted"
+
+
+def test_the_stored_notebook_outputs_record_every_exercise_as_passed():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    verdicts = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            found = out.get("data", {}).get(VERDICT_MIMETYPE)
+            if found:
+                verdicts[found["exercise"]] = found["status"]
+    assert verdicts == dict.fromkeys(NAMES, "passed")
