@@ -56,11 +56,24 @@ def _print_generate(result: GenerateResult) -> None:
               "(delete it if it is not your own work)")
 
 
+def _print_written(result: GenerateResult) -> None:
+    for path in result.backups:
+        print(f"backed up your version as {path}")
+    written = [p for p in result.stale if p not in result.kept]
+    for path in written:
+        print(f"wrote {path}")
+    for path in result.kept:
+        print(f"kept {path}: it holds your work (outputs or filled-in exercises); "
+              "'dlteach generate --force' replaces it after saving a backup copy beside it")
+    kept = f", {len(result.kept)} kept" if result.kept else ""
+    print(f"{NOTEBOOKS_DIR}/: {len(written)} written, {len(result.unchanged)} unchanged{kept}.")
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from dlteach.tools.learner import generate_learner_notebooks
 
     course = _course_dir(args)
-    result = generate_learner_notebooks(course, check=args.check)
+    result = generate_learner_notebooks(course, check=args.check, force=args.force)
     _print_generate(result)
     if args.check:
         for path in result.stale:
@@ -70,9 +83,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             return 0
         print(f"{NOTEBOOKS_DIR}/ is out of date: run 'dlteach generate'.")
         return 1
-    for path in result.stale:
-        print(f"wrote {path}")
-    print(f"{NOTEBOOKS_DIR}/: {len(result.stale)} written, {len(result.unchanged)} unchanged.")
+    _print_written(result)
     return 0
 
 
@@ -99,7 +110,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         print(f"dlteach refresh: failed: {exc}", file=sys.stderr)
         return 1
     _print_generate(result)
-    print(f"{NOTEBOOKS_DIR}/: {len(result.stale)} written, {len(result.unchanged)} unchanged.")
+    _print_written(result)
     return 0
 
 
@@ -151,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list the stale files if notebooks/ is "
                         "out of date")
+    p.add_argument("--force", action="store_true",
+                   help="also replace notebooks that hold a learner's work, after copying "
+                        "each to <name>.backup-<time>.ipynb")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("grade", help="run a notebook in a fresh kernel and grade its exercises")

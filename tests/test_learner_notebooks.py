@@ -211,6 +211,30 @@ def test_generate_writes_deterministically_and_check_finds_stale_missing_extra(t
     assert (course / "notebooks" / "01_perceptron.ipynb").read_text() == "{}"
 
 
+def test_generate_never_loses_a_learners_work(tmp_path):
+    course = make_course(tmp_path)
+    generate_learner_notebooks(course)
+    target = course / "notebooks" / "01_perceptron.ipynb"
+    # The learner fills in the exercise and runs it; then the solution changes upstream.
+    learner = nbformat.read(target, as_version=4)
+    learner.cells[1].source = learner.cells[1].source.replace(GAP, "    return 42")
+    learner.cells[1].execution_count = 1
+    nbformat.write(learner, target)
+    work = target.read_bytes()
+    solution = nbformat.read(course / "solutions" / "01_perceptron.ipynb", as_version=4)
+    solution.cells.append(v4.new_markdown_cell("A new paragraph."))
+    nbformat.write(solution, course / "solutions" / "01_perceptron.ipynb")
+
+    kept = generate_learner_notebooks(course)
+    assert list(map(str, kept.kept)) == ["notebooks/01_perceptron.ipynb"]
+    assert target.read_bytes() == work  # untouched
+    forced = generate_learner_notebooks(course, force=True)
+    (backup,) = forced.backups
+    assert (course / backup).read_bytes() == work  # the learner's version, saved first
+    assert GAP in nbformat.read(target, as_version=4).cells[1].source
+    assert forced.extra == []  # the backup is not reported as a stray notebook
+
+
 def test_uncatalogued_solutions_are_generated_and_reported(tmp_path):
     course = make_course(tmp_path, stems=("01_perceptron", "99_extra"))
     result = generate_learner_notebooks(course)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,10 +234,15 @@ class GenerateResult:
     stale: files missing or different from what would be generated (written unless check).
     extra: notebooks in ``notebooks/`` that no solution generates (never deleted).
     uncatalogued: solution notebooks that are not in the lesson catalog.
+    kept: stale notebooks left alone because they hold a learner's work (see
+        :func:`holds_learner_work`); ``force=True`` replaces them after a backup.
+    backups: where the learner's versions were copied before being replaced.
     """
 
     stale: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+    backups: list[Path] = field(default_factory=list)
     extra: list[Path] = field(default_factory=list)
     uncatalogued: list[Path] = field(default_factory=list)
     written: bool = False
@@ -264,13 +271,48 @@ def expected_learner_files(
     return files
 
 
+def holds_learner_work(path: Path, generated: bytes) -> bool:
+    """True when the notebook at ``path`` was run or filled in by someone.
+
+    Generated notebooks carry no outputs and one ``raise NotImplementedError()`` stub per
+    exercise; a file with outputs, execution counts or fewer stubs than ``generated`` has
+    been worked on. An unreadable file counts as work too: never overwrite what we cannot
+    read.
+    """
+    try:
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    except Exception:
+        return True
+    code = [c for c in nb.cells if c.get("cell_type") == "code"]
+    if any(c.get("outputs") or c.get("execution_count") is not None for c in code):
+        return True
+    stub = "raise NotImplementedError()"
+    return sum(c.source.count(stub) for c in code) < generated.decode("utf-8").count(stub)
+
+
+def _backup_path(target: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = target.with_name(f"{target.stem}.backup-{stamp}.ipynb")
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = target.with_name(f"{target.stem}.backup-{stamp}-{n}.ipynb")
+    return candidate
+
+
 def generate_learner_notebooks(
-    course_dir: str | Path, *, check: bool = False, lessons: tuple[Lesson, ...] = LESSONS
+    course_dir: str | Path,
+    *,
+    check: bool = False,
+    force: bool = False,
+    lessons: tuple[Lesson, ...] = LESSONS,
 ) -> GenerateResult:
     """Regenerate ``notebooks/`` from ``solutions/`` (or, with ``check``, only compare).
 
     Files already identical are not rewritten. Extra notebooks are reported, not deleted:
-    they may hold a learner's own work.
+    they may hold a learner's own work. A stale notebook that holds a learner's work
+    (outputs or filled-in exercises) is kept as it is, unless ``force``: then it is first
+    copied to ``<name>.backup-<time>.ipynb`` beside it, so nothing a learner saved is lost.
     """
     course_dir = Path(course_dir)
     expected = expected_learner_files(course_dir, lessons)
@@ -285,11 +327,20 @@ def generate_learner_notebooks(
             result.unchanged.append(rel)
             continue
         result.stale.append(rel)
-        if not check:
-            out_dir.mkdir(exist_ok=True)
-            target.write_bytes(data)
+        if check:
+            continue
+        if target.is_file() and holds_learner_work(target, data):
+            if not force:
+                result.kept.append(rel)
+                continue
+            backup = _backup_path(target)
+            shutil.copy2(target, backup)
+            result.backups.append(Path(NOTEBOOKS_DIR) / backup.name)
+        out_dir.mkdir(exist_ok=True)
+        target.write_bytes(data)
     if out_dir.is_dir():
         result.extra = [Path(NOTEBOOKS_DIR) / p.name for p in sorted(out_dir.glob("*.ipynb"))
-                        if p.name not in expected]
+                        if p.name not in expected and p.name not in
+                        {b.name for b in result.backups}]
     result.written = not check
     return result
