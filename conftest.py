@@ -10,11 +10,19 @@ exactly as `dlteach refresh` and `dlteach grade` do (dlteach.tools.execute.kerne
 - MPLBACKEND is removed so kernels use the inline backend and show figures as the
   stored outputs do. This process itself draws with Agg (tests never open windows).
 
+- OPENBLAS_NUM_THREADS defaults to 1 (an explicit setting is kept). pytest runs two
+  xdist workers on a 2-core machine; two kernels with two spinning BLAS threads each
+  were measured 3-15x slower than with one. tests/test_blas_threads.py re-runs the
+  solutions with 2 threads, so both counts stay covered. This must happen before
+  NumPy loads (xdist workers and kernels inherit the environment).
+
 Nothing is added to nbval's skip list: verdicts are compared through their
 deterministic text/plain, and nbval already skips PNG data.
 """
 
 import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import matplotlib
 

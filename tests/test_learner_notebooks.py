@@ -24,6 +24,7 @@ from dlteach.tools.learner import (
     SolutionMarkerError,
     expected_learner_files,
     generate_learner_notebooks,
+    holds_learner_work,
     make_learner_notebook,
     make_start_page,
     notebook_bytes,
@@ -225,13 +226,20 @@ def test_generate_never_loses_a_learners_work(tmp_path):
     solution.cells.append(v4.new_markdown_cell("A new paragraph."))
     nbformat.write(solution, course / "solutions" / "01_perceptron.ipynb")
 
+    # Prose that mentions the stub does not make an untouched notebook look worked on.
+    note = v4.new_markdown_cell("Replace `raise NotImplementedError()` with your code.")
+    solution.cells.insert(0, note)
+    nbformat.write(solution, course / "solutions" / "01_perceptron.ipynb")
+    untouched = course / "notebooks" / "00_start_here.ipynb"
+    assert not holds_learner_work(untouched, untouched.read_bytes())
+
     kept = generate_learner_notebooks(course)
     assert list(map(str, kept.kept)) == ["notebooks/01_perceptron.ipynb"]
     assert target.read_bytes() == work  # untouched
     forced = generate_learner_notebooks(course, force=True)
     (backup,) = forced.backups
     assert (course / backup).read_bytes() == work  # the learner's version, saved first
-    assert GAP in nbformat.read(target, as_version=4).cells[1].source
+    assert GAP in nbformat.read(target, as_version=4).cells[2].source
     assert forced.extra == []  # the backup is not reported as a stray notebook
 
 

@@ -30,6 +30,9 @@ LESSON_EXERCISES: dict[str, tuple[str, ...]] = {
     "03_deep_networks": (
         "accuracy", "minibatches", "momentum_step", "adam_step", "he_normal",
     ),
+    "04_cnn": (
+        "conv_output_size", "conv2d_forward", "im2col", "maxpool_forward", "maxpool_backward",
+    ),
 }
 
 

@@ -1,0 +1,376 @@
+"""Lesson 4's exercise checks: the reference passes, typical mistakes fail usefully."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import dlteach as dl
+from dlteach.checking import VERDICT_MIMETYPE
+from dlteach.exercises import LESSON_EXERCISES, expected_exercises
+from dlteach.exercises import lesson04 as ex
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "04_cnn.ipynb"
+NAMES = LESSON_EXERCISES["04_cnn"]
+
+
+def stub(*args, **kwargs):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# ---------------------------------------------------------------- learner-style solutions
+
+
+def conv_output_size(size, kernel, stride=1, padding=0):
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def conv2d_forward(x, W, b, stride=1, padding=0):
+    """Plain loops over filters and output positions, as a learner would write them."""
+    F, _, kh, kw = W.shape
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
+    Ho = (x.shape[1] + 2 * padding - kh) // stride + 1
+    Wo = (x.shape[2] + 2 * padding - kw) // stride + 1
+    y = np.zeros((F, Ho, Wo))
+    for f in range(F):
+        for h in range(Ho):
+            for w in range(Wo):
+                window = xp[:, h * stride:h * stride + kh, w * stride:w * stride + kw]
+                y[f, h, w] = np.sum(window * W[f]) + b[f]
+    return y
+
+
+def im2col(x, k):
+    N, C, H, W = x.shape
+    Ho, Wo = H - k + 1, W - k + 1
+    cols = np.empty((C, k, k, N, Ho, Wo))
+    for i in range(k):
+        for j in range(k):
+            cols[:, i, j] = x[:, :, i:i + Ho, j:j + Wo].transpose(1, 0, 2, 3)
+    return cols.reshape(C * k * k, N * Ho * Wo)
+
+
+def maxpool_forward(x, k):
+    Ho, Wo = x.shape[2] // k, x.shape[3] // k
+    y = x[:, :, 0:k * Ho:k, 0:k * Wo:k]
+    for i in range(k):
+        for j in range(k):
+            y = np.maximum(y, x[:, :, i:i + k * Ho:k, j:j + k * Wo:k])
+    return y
+
+
+def maxpool_backward(grad_y, x, k):
+    N, C, Ho, Wo = grad_y.shape
+    grad_x = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for h in range(Ho):
+                for w in range(Wo):
+                    window = x[n, c, h * k:h * k + k, w * k:w * k + k]
+                    i, j = divmod(int(np.argmax(window)), k)
+                    grad_x[n, c, h * k + i, w * k + j] += grad_y[n, c, h, w]
+    return grad_x
+
+
+REFERENCES = {
+    "conv_output_size": conv_output_size,
+    "conv2d_forward": conv2d_forward,
+    "im2col": im2col,
+    "maxpool_forward": maxpool_forward,
+    "maxpool_backward": maxpool_backward,
+}
+
+
+def check(name, fn):
+    return getattr(ex, f"check_{name}")(fn)
+
+
+def flat(message: str) -> str:
+    """The message with its line wrapping undone, to match wrapped hints."""
+    return " ".join(message.split())
+
+
+def test_every_registered_exercise_has_a_check():
+    assert ex.LESSON == "04_cnn"
+    assert ex.EXERCISES == NAMES
+    assert set(NAMES) == set(REFERENCES)
+    for name in NAMES:
+        assert callable(getattr(ex, f"check_{name}"))
+
+
+def test_expected_exercises_looks_up_the_notebook_stem():
+    assert expected_exercises("solutions/04_cnn.ipynb") == NAMES
+    assert expected_exercises(Path("/elsewhere/notebooks/04_cnn.ipynb")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_learner_style_solution_passes(name):
+    verdict = check(name, REFERENCES[name])
+    assert verdict.status == "passed", verdict.text()
+    assert verdict.exercise == name
+    assert re.fullmatch(rf"✅ {name}: passed \(\d+ cases\)", verdict.text())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_checks_own_reference_passes(name):
+    assert check(name, getattr(ex, name)).status == "passed"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_stub_is_not_attempted(name):
+    verdict = check(name, stub)
+    assert verdict.status == "not attempted"
+    assert verdict.text().startswith(f"⏳ {name}: not attempted yet")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_value_instead_of_a_function_fails_with_advice(name):
+    verdict = check(name, 42)
+    assert verdict.status == "failed"
+    assert f"check_{name}({name})" in verdict.message
+
+
+# ---------------------------------------------------------------- the library agrees
+
+
+def test_the_checks_references_are_the_library():
+    rng = np.random.default_rng(0)
+    x, W, b = rng.normal(size=(3, 6, 5)), rng.normal(size=(4, 3, 3, 2)), rng.normal(size=4)
+    for stride, padding in [(1, 0), (2, 1), (1, 2)]:
+        want = conv2d_forward(x, W, b, stride, padding)
+        np.testing.assert_allclose(ex.conv2d_forward(x, W, b, stride, padding), want)
+        layer = dl.Conv2D(3, 4, (3, 2), stride=stride, padding=padding, rng=0)
+        layer.W.value, layer.b.value = W.copy(), b.copy()
+        np.testing.assert_allclose(layer.forward(x[None])[0], want, atol=1e-12)
+    xb = rng.normal(size=(2, 3, 6, 5))
+    np.testing.assert_array_equal(ex.im2col(xb, 3), im2col(xb, 3))
+    np.testing.assert_array_equal(ex.maxpool_forward(xb, 2), maxpool_forward(xb, 2))
+    g = rng.normal(size=(2, 3, 3, 2))
+    np.testing.assert_array_equal(ex.maxpool_backward(g, xb, 2), maxpool_backward(g, xb, 2))
+    assert [ex.conv_output_size(*a) for a in [(5, 3), (6, 3, 2, 0), (8, 3, 2, 1)]] == [3, 2, 4]
+
+
+def test_the_references_do_not_modify_their_inputs():
+    x, W, b, g = np.ones((2, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.ones(1), np.ones((2, 1, 2, 2))
+    ex.conv2d_forward(x[0], W, b, 1, 1)
+    ex.im2col(x, 2)
+    ex.maxpool_forward(x, 2)
+    ex.maxpool_backward(g, x, 2)
+    assert (x == 1).all() and (W == 1).all() and (b == 1).all() and (g == 1).all()
+
+
+# ---------------------------------------------------------------- typical mistakes
+
+
+def test_conv_output_size_padding_only_one_side():
+    v = ex.check_conv_output_size(lambda size, kernel, stride=1, padding=0:
+                                  (size + padding - kernel) // stride + 1)
+    assert v.status == "failed"
+    assert "case 2 of 8: padding 1 keeps the size of a 3x3 convolution" in v.message
+    assert "input: size = 5, kernel = 3, stride = 1, padding = 1" in v.message
+    assert "expected: 5" in v.message and "got: 4" in v.message
+    assert "padding adds p pixels on BOTH sides" in flat(v.message)
+
+
+def test_conv_output_size_with_true_division():
+    v = ex.check_conv_output_size(lambda size, kernel, stride=1, padding=0:
+                                  (size + 2 * padding - kernel) / stride + 1)
+    assert "case 4 of 8: stride 2 leaves a leftover column" in v.message
+    assert "expected: 2" in v.message and "got: 2.5" in v.message
+    assert "Use integer division" in flat(v.message)
+
+
+def test_conv_output_size_forgetting_the_plus_one():
+    v = ex.check_conv_output_size(lambda size, kernel, stride=1, padding=0:
+                                  (size + 2 * padding - kernel) // stride)
+    assert "case 1 of 8" in v.message
+    assert "expected: 3" in v.message and "got: 2" in v.message
+
+
+def test_conv2d_forward_with_a_flipped_kernel():
+    def flipped(x, W, b, stride=1, padding=0):
+        return conv2d_forward(x, W[:, :, ::-1, ::-1], b, stride, padding)
+
+    v = ex.check_conv2d_forward(flipped)
+    assert "case 1 of 6: the lesson's 5x5 image and vertical-edge kernel" in v.message
+    assert "7 of 9 values differ; the first at index [0, 0, 0]: expected 4.0, got -4.0" in (
+        flat(v.message))
+    assert "Do not flip the kernel" in flat(v.message)
+
+
+def test_conv2d_forward_forgetting_the_bias():
+    v = ex.check_conv2d_forward(lambda x, W, b, stride=1, padding=0:
+                                conv2d_forward(x, W, np.zeros_like(b), stride, padding))
+    assert "case 2 of 6: two filters, each with its bias" in v.message
+
+
+def test_conv2d_forward_ignoring_padding():
+    v = ex.check_conv2d_forward(lambda x, W, b, stride=1, padding=0:
+                                conv2d_forward(x, W, b, stride, 0))
+    assert "case 3 of 6: padding 1: zeros around the image" in v.message
+    assert "expected an array of shape (1, 4, 4), got shape (1, 2, 2)" in flat(v.message)
+
+
+def test_conv2d_forward_using_only_the_first_channel():
+    def one_channel(x, W, b, stride=1, padding=0):
+        return conv2d_forward(x[:1], W[:, :1], b, stride, padding)
+
+    v = ex.check_conv2d_forward(one_channel)
+    assert "case 5 of 6: 3 input channels: a kernel spans all of them" in v.message
+
+
+def test_conv2d_forward_swapping_rows_and_columns_fails_on_the_non_square_case():
+    def swapped(x, W, b, stride=1, padding=0):
+        F, _, kh, kw = W.shape
+        xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
+        Ho = (x.shape[1] + 2 * padding - kw) // stride + 1  # kw where kh belongs
+        Wo = (x.shape[2] + 2 * padding - kh) // stride + 1
+        y = np.zeros((F, Ho, Wo))
+        for f in range(F):
+            for h in range(Ho):
+                for w in range(Wo):
+                    window = xp[:, h * stride:h * stride + kh, w * stride:w * stride + kw]
+                    y[f, h, w] = np.sum(window * W[f]) + b[f]
+        return y
+
+    v = ex.check_conv2d_forward(swapped)
+    assert "case 6 of 6: a 4x6 image and 2x3 kernels" in v.message
+    assert "your function raised ValueError" in v.message
+
+
+def test_im2col_in_the_textbook_transposed_layout():
+    v = ex.check_im2col(lambda x, k: im2col(x, k).T)
+    assert "case 2 of 6: one 4x4 image, a 3x3 kernel" in v.message
+    assert "expected an array of shape (9, 4), got shape (4, 9)" in v.message
+    assert "not the transposed (N*H_out*W_out, C*k*k) layout" in flat(v.message)
+
+
+def test_im2col_with_columns_ordered_h_w_n():
+    def wrong_columns(x, k):
+        N, C, H, W = x.shape
+        Ho, Wo = H - k + 1, W - k + 1
+        cols6 = im2col(x, k).reshape(C * k * k, N, Ho, Wo)
+        return cols6.transpose(0, 2, 3, 1).reshape(C * k * k, -1)
+
+    v = ex.check_im2col(wrong_columns)
+    assert "case 4 of 6: 2 images: columns are ordered (n, h, w)" in v.message
+
+
+def test_im2col_with_rows_ordered_i_j_c():
+    def wrong_rows(x, k):
+        C = x.shape[1]
+        cols = im2col(x, k)
+        return cols.reshape(C, k * k, -1).transpose(1, 0, 2).reshape(C * k * k, -1)
+
+    v = ex.check_im2col(wrong_rows)
+    assert "case 3 of 6: 2 channels: rows are ordered (c, i, j)" in v.message
+
+
+def test_maxpool_forward_starting_from_zero():
+    v = ex.check_maxpool_forward(lambda x, k: np.maximum(maxpool_forward(x, k), 0.0))
+    assert "case 2 of 6: all values negative" in v.message
+    assert "expected -1.0, got 0.0" in flat(v.message)
+    assert "Start from the first slice, not from 0" in flat(v.message)
+
+
+def test_maxpool_forward_keeping_partial_windows():
+    def ceil_mode(x, k):
+        N, C, H, W = x.shape
+        Ho, Wo = -(-H // k), -(-W // k)
+        padded = np.full((N, C, Ho * k, Wo * k), -np.inf)
+        padded[:, :, :H, :W] = x
+        return maxpool_forward(padded, k)
+
+    v = ex.check_maxpool_forward(ceil_mode)
+    assert "case 4 of 6: 5x5 with 2x2 windows" in v.message
+    assert "expected an array of shape (1, 2, 2, 2), got shape (1, 2, 3, 3)" in flat(v.message)
+
+
+def test_maxpool_forward_average_instead_of_max():
+    v = ex.check_maxpool_forward(lambda x, k: dl.avgpool2d_forward_naive(x, k))
+    assert v.status == "failed" and "case 1 of 6" in v.message
+
+
+def test_maxpool_backward_with_a_mask_that_rewards_every_tie():
+    def mask(grad_y, x, k):
+        y = maxpool_forward(x, k)
+        up = np.repeat(np.repeat(y, k, axis=2), k, axis=3)
+        g = np.repeat(np.repeat(grad_y, k, axis=2), k, axis=3)
+        out = np.zeros_like(x)
+        H, W = up.shape[2:]
+        out[:, :, :H, :W] = (x[:, :, :H, :W] == up) * g
+        return out
+
+    v = ex.check_maxpool_backward(mask)
+    assert "case 4 of 5: ties (a window of zeros after a ReLU): only the first maximum" in (
+        v.message)
+    assert "a mask x == max would give it to all of them" in flat(v.message)
+
+
+def test_maxpool_backward_spreading_the_gradient_like_average_pooling():
+    v = ex.check_maxpool_backward(lambda g, x, k: dl.avgpool2d_backward_naive(g, x, k))
+    assert "case 1 of 5: one 4x4 channel: each gradient goes to its window's maximum" in (
+        v.message)
+
+
+def test_maxpool_backward_modifying_x_in_place_fails():
+    def in_place(grad_y, x, k):
+        out = maxpool_backward(grad_y, x, k)
+        x *= 0
+        return out
+
+    v = ex.check_maxpool_backward(in_place)
+    assert "modified its input x in place" in v.message
+
+
+# ---------------------------------------------------------------- the lesson notebook
+
+
+def _notebook_exercises():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    pairs = []
+    for i, src in enumerate(code):
+        if re.search(r"^\s*### BEGIN SOLUTION\s*$", src, re.M):
+            match = re.fullmatch(r"ex\.check_(\w+)\((\w+)\)", code[i + 1].strip())
+            assert match, f"the cell after an exercise must be its check, got {code[i + 1]!r}"
+            assert match.group(1) == match.group(2)
+            pairs.append((match.group(1), src))
+    return pairs
+
+
+def test_the_notebook_has_the_registered_exercises_in_order_each_followed_by_its_check():
+    assert [name for name, _ in _notebook_exercises()] == list(NAMES)
+
+
+def _strip(src: str) -> str:
+    """The learner version of an exercise cell (nbgrader's convention)."""
+    pattern = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$",
+                         re.M | re.S)
+    return pattern.sub(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", src)
+
+
+def test_the_notebook_solutions_pass_and_the_stripped_cells_are_not_attempted():
+    for name, src in _notebook_exercises():
+        solved: dict = {"np": np, "dl": dl}
+        stripped: dict = {"np": np, "dl": dl}
+        exec(src, solved)
+        exec(_strip(src), stripped)
+        assert check(name, solved[name]).status == "passed", check(name, solved[name]).text()
+        assert check(name, stripped[name]).status == "not attempted"
+
+
+def test_the_stored_notebook_outputs_record_every_exercise_as_passed():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    verdicts = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if VERDICT_MIMETYPE in data:
+                verdicts[data[VERDICT_MIMETYPE]["exercise"]] = data[VERDICT_MIMETYPE]["status"]
+    assert verdicts == dict.fromkeys(NAMES, "passed")
