@@ -150,51 +150,71 @@ def run_benchmarks(threads: int, quick: bool) -> list[dict]:
             fns["torch"] = lambda: torch_fwd_bwd(lin, xt, gt)
         row("dense", "Dense 784 -> 256, batch 256", best_of(fns, reps))
 
-        # One training epoch of the lesson's CNN: 5,000 28x28 images, batch 64, SGD.
+        def epoch_row(kind, name, images, labels, batch, dl_layers, torch_layers):
+            """One shuffled SGD epoch of the same network in both libraries."""
+            model = Sequential(*dl_layers)
+            loss_fn, opt = SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01)
+            order_rng = np.random.default_rng(1)
+
+            def epoch_dlteach():
+                order = order_rng.permutation(len(images))
+                for start in range(0, len(images), batch):
+                    idx = order[start : start + batch]
+                    opt.zero_grad()
+                    loss_fn.forward(model.forward(images[idx]), labels[idx])
+                    model.backward(loss_fn.backward())
+                    opt.step()
+
+            fns = {"dlteach": epoch_dlteach}
+            if torch is not None:
+                tmodel = torch.nn.Sequential(*torch_layers())
+                tloss = torch.nn.CrossEntropyLoss()
+                topt = torch.optim.SGD(tmodel.parameters(), lr=0.01)
+                timages, tlabels = torch.from_numpy(images), torch.from_numpy(labels)
+
+                def epoch_torch():
+                    order = torch.from_numpy(order_rng.permutation(len(images)))
+                    for start in range(0, len(images), batch):
+                        idx = order[start : start + batch]
+                        topt.zero_grad()
+                        tloss(tmodel(timages[idx]), tlabels[idx]).backward()
+                        topt.step()
+
+                fns["torch"] = epoch_torch
+            row(kind, name, best_of(fns, 2 if quick else 5, warmup=1))
+
+        f32 = {"dtype": np.float32}
+        epoch_kind = f"epoch-{threads}" if threads <= 2 else "epoch"
+        nn = torch.nn if torch is not None else None
+
+        # Lesson 4's network on its data: the 8x8 digits' training split (1,257 images),
+        # batch 32 (the lesson trains it with Adam; both libraries use SGD here).
+        from dlteach.data import load_digits, train_val_test_split
+
+        digits = load_digits()
+        split = train_val_test_split(digits.X, digits.y, seed=0)
+        images = split.X_train.reshape(-1, 1, 8, 8).astype(np.float32)
+        epoch_row(
+            epoch_kind, "lesson 4 CNN epoch (1,257 8x8 digits)", images, split.y_train, 32,
+            [Conv2D(1, 16, 3, padding=1, rng=0, **f32), ReLU(),
+             Conv2D(16, 32, 3, padding=1, rng=1, **f32), ReLU(), MaxPool2D(2),
+             Flatten(), Dense(512, 10, rng=2, **f32)],
+            lambda: [nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+                     nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                     nn.Flatten(), nn.Linear(512, 10)],
+        )  # fmt: skip
+        # A 28x28 MNIST-sized CNN: 5,000 random images, batch 64.
         images = rng.random((5000, 1, 28, 28), dtype=np.float32)
         labels = rng.integers(0, 10, size=5000)
-        model = Sequential(
-            Conv2D(1, 8, 3, padding=1, rng=0, dtype=np.float32), ReLU(), MaxPool2D(2),
-            Conv2D(8, 16, 3, padding=1, rng=1, dtype=np.float32), ReLU(), MaxPool2D(2),
-            Flatten(), Dense(784, 10, rng=2, dtype=np.float32),
+        epoch_row(
+            epoch_kind, "28x28 CNN epoch (5,000 images)", images, labels, 64,
+            [Conv2D(1, 8, 3, padding=1, rng=0, **f32), ReLU(), MaxPool2D(2),
+             Conv2D(8, 16, 3, padding=1, rng=1, **f32), ReLU(), MaxPool2D(2),
+             Flatten(), Dense(784, 10, rng=2, **f32)],
+            lambda: [nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                     nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                     nn.Flatten(), nn.Linear(784, 10)],
         )  # fmt: skip
-        loss_fn, opt = SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01)
-        order_rng = np.random.default_rng(1)
-
-        def epoch_dlteach():
-            order = order_rng.permutation(len(images))
-            for start in range(0, len(images), 64):
-                idx = order[start : start + 64]
-                opt.zero_grad()
-                loss_fn.forward(model.forward(images[idx]), labels[idx])
-                model.backward(loss_fn.backward())
-                opt.step()
-
-        fns = {"dlteach": epoch_dlteach}
-        if torch is not None:
-            nn = torch.nn
-            tmodel = nn.Sequential(
-                nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Flatten(), nn.Linear(784, 10),
-            )  # fmt: skip
-            tloss, topt = nn.CrossEntropyLoss(), torch.optim.SGD(tmodel.parameters(), lr=0.01)
-            timages, tlabels = torch.from_numpy(images), torch.from_numpy(labels)
-
-            def epoch_torch():
-                order = torch.from_numpy(order_rng.permutation(len(images)))
-                for start in range(0, len(images), 64):
-                    idx = order[start : start + 64]
-                    topt.zero_grad()
-                    tloss(tmodel(timages[idx]), tlabels[idx]).backward()
-                    topt.step()
-
-            fns["torch"] = epoch_torch
-        row(
-            f"epoch-{threads}" if threads <= 2 else "epoch",
-            "CNN training epoch (5,000 images)",
-            best_of(fns, 2 if quick else 5, warmup=1),
-        )
     return rows
 
 
