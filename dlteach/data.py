@@ -184,6 +184,42 @@ def make_spirals(
     return _shuffled(X, y, rng)
 
 
+def make_checkerboard(
+    n: int = 1000, tiles: int = 4, noise: float = 0.0, seed: Seed = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A checkerboard of tiles x tiles squares on [-1, 1]^2, in two alternating classes.
+
+    The square in column i and row j (counted from the corner (-1, -1), each of side
+    2 / tiles) has the label (i + j) % 2, so the corner square is class 0. Each class
+    gets n // 2 points (the first the rest), uniform over the squares of its colour.
+    noise: standard deviation of the Gaussian noise added to every point after labelling
+        (points near an edge may cross into a square of the other colour).
+    Returns X: (n, 2) float64, y: (n,) int64 in {0, 1}.
+    """
+    owner = "make_checkerboard"
+    noise = _check_noise(noise, owner)
+    tiles = check_positive_int(tiles, owner=owner, name="tiles")
+    if tiles < 2:
+        raise InvalidValueError(
+            f"{owner}: tiles must be at least 2 (one square has only one class), got {tiles}."
+        )
+    n = _check_n(n, owner, 2)
+    rng = as_rng(seed)
+    y = np.repeat([0, 1], _class_sizes(n, 2))
+    # The (column, row) of every square, class 0's squares first, then class 1's.
+    cols, rows = np.divmod(np.arange(tiles * tiles), tiles)
+    colour = (cols + rows) % 2
+    squares = np.concatenate([np.flatnonzero(colour == 0), np.flatnonzero(colour == 1)])
+    per_class = np.bincount(colour, minlength=2)
+    # A square drawn uniformly among those of the example's class, then a uniform point in it.
+    first = np.where(y == 1, per_class[0], 0)  # where the example's class starts in squares
+    square = squares[np.floor(rng.random(n) * per_class[y]).astype(np.int64) + first]
+    cell = np.stack([cols[square], rows[square]], axis=1)
+    X = (cell + rng.random((n, 2))) * (2.0 / tiles) - 1.0
+    X = X + noise * rng.standard_normal((n, 2))
+    return _shuffled(X, y, rng)
+
+
 _GATES = {
     "and": np.array([0, 0, 0, 1]),
     "or": np.array([0, 1, 1, 1]),

@@ -13,6 +13,7 @@ from dlteach.data import (
     load_digits,
     logic_gate,
     make_blobs,
+    make_checkerboard,
     make_circles,
     make_moons,
     make_spirals,
@@ -30,8 +31,12 @@ GENERATORS = {
     "circles": lambda n, seed: make_circles(n, seed=seed),
     "spirals2": lambda n, seed: make_spirals(n, n_classes=2, seed=seed),
     "spirals3": lambda n, seed: make_spirals(n, n_classes=3, seed=seed),
+    "checkerboard": lambda n, seed: make_checkerboard(n, seed=seed),
 }
-N_CLASSES = {"blobs": 3, "xor": 2, "moons": 2, "circles": 2, "spirals2": 2, "spirals3": 3}
+N_CLASSES = {
+    "blobs": 3, "xor": 2, "moons": 2, "circles": 2, "spirals2": 2, "spirals3": 3,
+    "checkerboard": 2,
+}
 
 
 @pytest.mark.parametrize("name", GENERATORS)
@@ -105,9 +110,42 @@ def test_make_spirals_radius_spans_zero_to_one():
         assert r[y == k].min() == pytest.approx(0.0) and r[y == k].max() == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("tiles", [2, 3, 4, 7])
+def test_make_checkerboard_labels_alternate_by_square(tiles):
+    X, y = make_checkerboard(2000, tiles=tiles, seed=1)
+    assert ((X > -1) & (X < 1)).all()
+    col, row = np.floor((X + 1) * tiles / 2).astype(int).T
+    np.testing.assert_array_equal(y, (col + row) % 2)
+    # Every square is used, and the points are spread evenly over the squares of a colour.
+    counts = np.bincount(col * tiles + row, minlength=tiles * tiles)
+    colour = (np.arange(tiles * tiles) // tiles + np.arange(tiles * tiles) % tiles) % 2
+    for c in (0, 1):
+        expected = np.sum(y == c) / np.sum(colour == c)
+        np.testing.assert_allclose(counts[colour == c], expected, rtol=0.5)
+
+
+def test_make_checkerboard_corner_square_is_class_0_and_noise_blurs_the_edges():
+    X, y = make_checkerboard(400, tiles=4, seed=0)
+    assert (y[(X[:, 0] < -0.5) & (X[:, 1] < -0.5)] == 0).all()
+    Xn, yn = make_checkerboard(400, tiles=4, noise=0.2, seed=0)
+    np.testing.assert_array_equal(yn, y)  # noise moves the points, not the labels
+    shift = np.std(Xn - X)
+    assert 0.15 < shift < 0.25
+    col, row = np.floor((Xn + 1) * 2).astype(int).T
+    assert np.mean(yn != (col + row) % 2) > 0.1  # some points crossed into the other colour
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
+        (lambda: make_checkerboard(10, tiles=1), InvalidValueError,
+         r"make_checkerboard: tiles must be at least 2 \(one square has only one class\), got 1"),
+        (lambda: make_checkerboard(10, tiles=2.5), DTypeError,
+         r"make_checkerboard: expected tiles to be an integer, got float"),
+        (lambda: make_checkerboard(1), InvalidValueError,
+         r"make_checkerboard: n must be at least 2 \(one example per class\), got 1"),
+        (lambda: make_checkerboard(10, noise=-1), InvalidValueError,
+         r"make_checkerboard: noise must be a number >= 0, got -1"),
         (lambda: make_moons(0), InvalidValueError, r"make_moons: n must be at least 1, got 0"),
         (lambda: make_moons(1), InvalidValueError, r"make_moons: n must be at least 2 \(one"),
         (lambda: make_moons(10, noise=-0.1), InvalidValueError, r"noise must be a number >= 0"),

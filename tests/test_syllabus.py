@@ -27,6 +27,7 @@ MODULE_ORDER = [
     "optim",
     "training",
     "serialization",  # lesson 3: training deep networks
+    "models",
     "diagnostics",
     "im2col",
     "conv_reference",
