@@ -74,37 +74,42 @@ class MaxPool2D(_Pool2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, out_hw = self._check(x)
         slices = self._slices(out_hw)
-        if len(slices) == 1:  # a 1x1 window: pooling only subsamples
-            y = x[slices[0]].copy()
-        else:
-            y = np.maximum(x[slices[0]], x[slices[1]])
-        for s in slices[2:]:  # k*k - 1 elementwise maxima over the whole batch
-            np.maximum(y, x[s], out=y)
-        self._cache = (x, y, out_hw)  # backward compares x with y to find the argmax
+        y = x[slices[0]].copy()  # running maximum, contiguous
+        # Index (in window order) of each window's maximum so far: all backward needs.
+        index = np.zeros(y.shape, dtype=np.min_scalar_type(len(slices) - 1))
+        candidate = np.empty_like(y)
+        replaced = np.empty(y.shape, dtype=bool)
+        for n, s in enumerate(slices[1:], start=1):
+            # One strided copy, then three fast contiguous passes (comparing or taking the
+            # maximum straight from the strided slice would read it twice, slowly).
+            np.copyto(candidate, x[s])
+            # Only a strictly larger element takes over, so ties keep the first maximum.
+            # "not <=" rather than ">": a NaN compares False either way, so this makes
+            # every element from a NaN on take over -- the NaN rule of the module docs.
+            np.less_equal(candidate, y, out=replaced)
+            np.logical_not(replaced, out=replaced)
+            np.maximum(y, candidate, out=y)
+            # Later elements have larger n, so index = max(index, n * replaced) records
+            # the last replacement (np.copyto(..., where=) is several times slower).
+            np.maximum(index, replaced * index.dtype.type(n), out=index)
+        self._cache = (index, x.shape, x.dtype, out_hw)
         return y
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         """grad_y: (N, C, H_out, W_out) -> grad_x: (N, C, H, W)."""
         if self._cache is None:
             raise self._missing_cache()
-        x, y, out_hw = self._cache
-        self._check_grad_shape(grad_y, y.shape)
-        grad_y = np.asarray(grad_y, dtype=x.dtype)
+        index, x_shape, dtype, out_hw = self._cache
+        self._check_grad_shape(grad_y, index.shape)
+        grad_y = np.asarray(grad_y, dtype=dtype)
         overlapping = self._overlapping()
         (kh, kw), (Ho, Wo) = self.kernel_size, out_hw
-        tiled = self.stride == self.kernel_size and x.shape[2:] == (Ho * kh, Wo * kw)
+        tiled = self.stride == self.kernel_size and x_shape[2:] == (Ho * kh, Wo * kw)
         # When the windows tile x exactly, every element is written below: no zero fill.
-        grad_x = np.empty_like(x) if tiled else np.zeros_like(x)
-        slices = self._slices(out_hw)
-        free = np.ones(y.shape, dtype=bool)  # windows whose gradient is not yet routed
-        hit = np.empty(y.shape, dtype=bool)
-        for k, s in enumerate(slices):
-            if k == len(slices) - 1:
-                hit = free  # no earlier element was the maximum: the last one is
-            else:
-                np.equal(x[s], y, out=hit)  # is element (i, j) its window's maximum?
-                np.logical_and(hit, free, out=hit)  # ...and the first maximum seen?
-                np.logical_xor(free, hit, out=free)  # free &= ~hit (hit lies within free)
+        grad_x = np.empty(x_shape, dtype=dtype) if tiled else np.zeros(x_shape, dtype=dtype)
+        hit = np.empty(index.shape, dtype=bool)
+        for n, s in enumerate(self._slices(out_hw)):
+            np.equal(index, n, out=hit)  # windows whose maximum is element n (cheap: uint8)
             if overlapping:  # windows share elements: contributions add up
                 grad_x[s] += grad_y * hit
             else:  # each input element belongs to at most one window: write directly

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -11,6 +13,7 @@ import nbformat.v4 as v4
 import pytest
 
 import dlteach.checking
+from dlteach.exercises import expected_exercises
 from dlteach.tools import execute, grader
 from dlteach.tools.grader import (
     FAILED,
@@ -23,7 +26,6 @@ from dlteach.tools.grader import (
     collect_verdicts,
     grade,
 )
-from dlteach.tools.learner import make_learner_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 LESSON1 = REPO / "solutions" / "01_perceptron.ipynb"
@@ -158,40 +160,36 @@ def test_a_kernel_that_cannot_start_is_reported(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- lesson 1, end to end
 
 
-def lesson1_exercises_only() -> nbformat.NotebookNode:
-    """Lesson 1 without its figures (they take most of its 12 s): same exercises and checks."""
-    nb = nbformat.read(LESSON1, as_version=4)
-    nb.cells = [c for c in nb.cells if c.cell_type == "code"]
-    for cell in nb.cells[1:]:  # the first cell sets up the figures: keep it whole
-        if "plt." in cell.source or "plot_decision_boundary" in cell.source:
-            # A figure cell: keep only its imports, later cells may rely on them.
-            cell.source = "\n".join(line for line in cell.source.splitlines()
-                                    if line.startswith(("from ", "import ")))
-    return nb
+LEARNER1 = REPO / "notebooks" / "01_perceptron.ipynb"
 
 
 @needs_lesson1
-def test_lesson1_solution_passes_every_exercise(tmp_path):
-    report = grade(write(lesson1_exercises_only(), tmp_path / "01_perceptron.ipynb"))
-    assert report.all_passed, report.table()
-    names = dlteach.exercises.expected_exercises(LESSON1)
-    assert [e.name for e in report.exercises] == list(names)
-    assert report.problems == []
+def test_grading_the_lesson1_solution_reports_every_exercise_passed():
+    # Through the command an instructor types, on the repository's own notebook.
+    result = subprocess.run(
+        [sys.executable, "-m", "dlteach", "grade", str(LESSON1), "--json"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    names = expected_exercises(LESSON1)
+    assert [e["name"] for e in report["exercises"]] == list(names)
+    assert {e["status"] for e in report["exercises"]} == {PASSED}
 
 
 @needs_lesson1
-def test_lesson1_learner_notebook_is_all_not_attempted(tmp_path):
-    learner = make_learner_notebook(lesson1_exercises_only())
-    report = grade(write(learner, tmp_path / "01_perceptron.ipynb"))
+def test_grading_the_lesson1_learner_notebook_reports_every_exercise_not_attempted():
+    report = grade(LEARNER1)
+    assert [e.name for e in report.exercises] == list(expected_exercises(LESSON1))
     assert {e.status for e in report.exercises} == {NOT_ATTEMPTED}, report.table()
-    assert len(report.exercises) == 5
+    assert not report.all_passed
 
 
 @needs_lesson1
 def test_lesson1_wrong_answer_fails_with_input_and_expected_and_missing_check_is_not_run(
     tmp_path,
 ):
-    nb = lesson1_exercises_only()
+    nb = nbformat.read(LESSON1, as_version=4)
     cell = next(c for c in nb.cells if "def weighted_sum" in c.source)
     assert "return x @ w + b" in cell.source
     cell.source = cell.source.replace("return x @ w + b", "return x @ w - b")
@@ -205,4 +203,3 @@ def test_lesson1_wrong_answer_fails_with_input_and_expected_and_missing_check_is
     assert "expected: -1.25" in message and "got: -1.75" in message
 
 
-import dlteach.exercises  # noqa: E402  (kept last: only the end-to-end tests need it)

@@ -146,3 +146,49 @@ def test_errors(cls):
     layer.forward(np.zeros((1, 1, 4, 4)))
     with pytest.raises(ShapeError, match=r"backward expected a gradient of shape \(1, 1, 2, 2\)"):
         layer.backward(np.zeros((1, 1, 4, 4)))
+
+
+@pytest.mark.parametrize("k, stride", [(2, None), (3, 2), (2, 1)])
+def test_max_pool_nan_window_sends_its_gradient_to_the_last_element(k, stride):
+    x = np.arange(36, dtype=np.float64).reshape(1, 1, 6, 6)[..., ::-1, :].copy()
+    x[0, 0, 0, 0] = np.nan  # first element of the first window: the maximum would be later
+    layer = MaxPool2D(k, stride)
+    y = layer.forward(x)
+    g = np.random.default_rng(7).standard_normal(y.shape)
+    dx = layer.backward(g)
+    # The documented rule, window by window (np.argmax would pick the NaN itself).
+    s = k if stride is None else stride
+    expected = np.zeros_like(x)
+    for h in range(y.shape[2]):
+        for w in range(y.shape[3]):
+            window = x[0, 0, h * s : h * s + k, w * s : w * s + k]
+            flat = k * k - 1 if np.isnan(window).any() else int(np.argmax(window))
+            expected[0, 0, h * s + flat // k, w * s + flat % k] += g[0, 0, h, w]
+    assert np.isnan(y[0, 0, 0, 0]) and not np.isnan(y[0, 0, -1, -1])
+    np.testing.assert_allclose(dx, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 3, 9, 7)])  # tiled exactly / edges left over
+def test_max_pool_tiled_and_cropped_inputs_with_ties(dtype, shape):
+    x = np.random.default_rng(8).integers(0, 2, size=shape).astype(dtype)  # many ties
+    layer = MaxPool2D(2)
+    y = layer.forward(x)
+    g = np.random.default_rng(9).standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(g)
+    assert dx.dtype == dtype
+    np.testing.assert_array_equal(dx, maxpool2d_backward_naive(g, x, 2))
+    if shape[2] % 2:  # the last row belongs to no window: its gradient is zero, not garbage
+        assert not dx[:, :, -1].any()
+
+
+def test_max_pool_window_of_more_than_256_elements():
+    # The argmax index of a 17x17 window (289 elements) needs more than 8 bits.
+    x = np.random.default_rng(10).standard_normal((1, 2, 17, 18))
+    layer = MaxPool2D(17, 1)
+    y = layer.forward(x)
+    g = np.ones_like(y)
+    np.testing.assert_allclose(
+        layer.backward(g), maxpool2d_backward_naive(g, x, 17, 1), rtol=0, atol=1e-12
+    )
+    np.testing.assert_array_equal(y, maxpool2d_forward_naive(x, 17, 1))
