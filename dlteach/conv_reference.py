@@ -109,6 +109,8 @@ def maxpool2d_backward_naive(
 
     Ties: the first maximum in window order (row by row), which is what np.argmax of
     the flattened window returns -- the same rule as dlteach.pooling.MaxPool2D.
+    (Windows holding a NaN differ: np.argmax picks the first NaN, MaxPool2D the window's
+    last element. Neither is meaningful; a NaN means training has already diverged.)
     """
     owner = "maxpool2d_backward_naive"
     x, (kh, kw), (sh, sw), (Ho, Wo) = _pool_args(x, kernel_size, stride, owner)
