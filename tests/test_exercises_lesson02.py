@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import warnings
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
+from lesson_exercise_tests import LessonExerciseTests, assert_failed_showing
 
 import dlteach as dl
-from dlteach.checking import VERDICT_MIMETYPE
-from dlteach.exercises import LESSON_EXERCISES, expected_exercises
 from dlteach.exercises import lesson02 as ex
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "02_backpropagation.ipynb"
-NAMES = LESSON_EXERCISES["02_backpropagation"]
-
-
-def stub(*args, **kwargs):
-    # YOUR CODE HERE
-    raise NotImplementedError()
 
 
 def sigmoid_grad(z):
@@ -56,45 +44,6 @@ REFERENCES = {
 }
 
 
-def check(name, fn):
-    return getattr(ex, f"check_{name}")(fn)
-
-
-def test_every_registered_exercise_has_a_check():
-    assert ex.LESSON == "02_backpropagation"
-    assert ex.EXERCISES == NAMES
-    assert set(NAMES) == set(REFERENCES)
-    for name in NAMES:
-        assert callable(getattr(ex, f"check_{name}"))
-
-
-def test_expected_exercises_looks_up_the_notebook_stem():
-    assert expected_exercises("solutions/02_backpropagation.ipynb") == NAMES
-    assert expected_exercises(Path("/elsewhere/notebooks/02_backpropagation.ipynb")) == NAMES
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_the_reference_passes(name):
-    verdict = check(name, REFERENCES[name])
-    assert verdict.status == "passed", verdict.text()
-    assert verdict.exercise == name
-    assert re.fullmatch(rf"✅ {name}: passed \(\d+ cases?\)", verdict.text())
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_a_stub_is_not_attempted(name):
-    verdict = check(name, stub)
-    assert verdict.status == "not attempted"
-    assert verdict.text().startswith(f"⏳ {name}: not attempted yet")
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_a_value_instead_of_a_function_fails_with_advice(name):
-    verdict = check(name, 42)
-    assert verdict.status == "failed"
-    assert f"check_{name}({name})" in verdict.message
-
-
 # ---------------------------------------------------------------- the library agrees
 
 
@@ -125,17 +74,19 @@ def test_the_reference_dense_does_not_modify_its_inputs():
 
 def test_sigmoid_grad_returning_the_sigmoid_itself():
     v = ex.check_sigmoid_grad(dl.sigmoid)
-    assert v.status == "failed"
-    assert "case 1 of 5: z = 0, where the slope is largest" in v.message
-    assert "input: z = [0.0]" in v.message
-    assert "expected: [0.25]" in v.message and "got: [0.5]" in v.message
-    assert "hint: sigma'(z) = sigma(z) * (1 - sigma(z))" in v.message
+    assert_failed_showing(
+        v,
+        "case 1 of 5: z = 0, where the slope is largest",
+        "input: z = [0.0]",
+        "expected: [0.25]",
+        "got: [0.5]",
+        "hint: sigma'(z) = sigma(z) * (1 - sigma(z))",
+    )
 
 
 def test_sigmoid_grad_applied_to_z_instead_of_sigma():
     v = ex.check_sigmoid_grad(lambda z: z * (1 - z))
-    assert v.status == "failed"
-    assert "expected: [0.25]" in v.message and "got: [0.0]" in v.message
+    assert_failed_showing(v, "expected: [0.25]", "got: [0.0]")
 
 
 def test_a_naive_but_correct_sigmoid_grad_passes():
@@ -182,9 +133,7 @@ def test_softmax_cross_entropy_without_the_max_shift_overflows():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         v = ex.check_softmax_cross_entropy(unstable)
-    assert v.status == "failed"
-    assert "case 5 of 5: large logits (exp(1000) overflows" in v.message
-    assert "got: (nan" in v.message
+    assert_failed_showing(v, "case 5 of 5: large logits (exp(1000) overflows", "got: (nan")
 
 
 def test_softmax_cross_entropy_summing_instead_of_averaging_the_loss():
@@ -228,53 +177,14 @@ def test_gd_step_in_place_fails_even_though_the_values_are_right():
         return w
 
     v = ex.check_gd_step(in_place)
-    assert v.status == "failed"
-    assert "modified its input w in place" in v.message
+    assert_failed_showing(v, "modified its input w in place")
 
 
-# ---------------------------------------------------------------- the lesson notebook
+# ---------------------------------------------------------------- the tests every lesson shares
 
 
-def _notebook_exercises():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    pairs = []
-    for i, src in enumerate(code):
-        if re.search(r"^\s*### BEGIN SOLUTION\s*$", src, re.M):
-            match = re.fullmatch(r"ex\.check_(\w+)\((\w+)\)", code[i + 1].strip())
-            assert match, f"the cell after an exercise must be its check, got {code[i + 1]!r}"
-            assert match.group(1) == match.group(2)
-            pairs.append((match.group(1), src))
-    return pairs
-
-
-def test_the_notebook_has_the_registered_exercises_in_order_each_followed_by_its_check():
-    assert [name for name, _ in _notebook_exercises()] == list(NAMES)
-
-
-def _strip(src: str) -> str:
-    """The learner version of an exercise cell (nbgrader's convention)."""
-    pattern = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$",
-                         re.M | re.S)
-    return pattern.sub(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", src)
-
-
-def test_the_notebook_solutions_pass_and_the_stripped_cells_are_not_attempted():
-    for name, src in _notebook_exercises():
-        solved: dict = {"np": np, "dl": dl}
-        stripped: dict = {"np": np, "dl": dl}
-        exec(src, solved)
-        exec(_strip(src), stripped)
-        assert check(name, solved[name]).status == "passed", check(name, solved[name]).text()
-        assert check(name, stripped[name]).status == "not attempted"
-
-
-def test_the_stored_notebook_outputs_record_every_exercise_as_passed():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    verdicts = {}
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if VERDICT_MIMETYPE in data:
-                verdicts[data[VERDICT_MIMETYPE]["exercise"]] = data[VERDICT_MIMETYPE]["status"]
-    assert verdicts == dict.fromkeys(NAMES, "passed")
+class TestLesson02Exercises(
+    LessonExerciseTests, lesson="02_backpropagation", exercises=ex, references=REFERENCES,
+    exec_globals={"np": np, "dl": dl}, cells_stand_alone=True,
+):
+    """Lesson 2's checks and notebook, by the tests every lesson shares."""

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-import nbformat
 import numpy as np
-import pytest
+from lesson_exercise_tests import LessonExerciseTests, assert_failed_showing
 
 from dlteach import data, init, metrics, optim
-from dlteach.checking import VERDICT_MIMETYPE
-from dlteach.exercises import LESSON_EXERCISES, expected_exercises
 from dlteach.exercises import lesson03 as ex
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "03_deep_networks.ipynb"
-NAMES = LESSON_EXERCISES["03_deep_networks"]
-
-
-def stub(*args, **kwargs):
-    # YOUR CODE HERE
-    raise NotImplementedError()
 
 
 def minibatches_reference(X, y, batch_size, rng):
@@ -36,53 +22,23 @@ REFERENCES = {
 }
 
 
-def check(name, fn):
-    return getattr(ex, f"check_{name}")(fn)
-
-
-def test_every_registered_exercise_has_a_check():
-    assert ex.LESSON == "03_deep_networks"
-    assert ex.EXERCISES == NAMES
-    assert set(NAMES) == set(REFERENCES)
-    assert expected_exercises("notebooks/03_deep_networks.ipynb") == NAMES
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_the_reference_passes(name):
-    verdict = check(name, REFERENCES[name])
-    assert verdict.status == "passed", verdict.text()
-    assert re.fullmatch(rf"✅ {name}: passed \(\d+ cases?\)", verdict.text())
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_a_stub_is_not_attempted(name):
-    verdict = check(name, stub)
-    assert verdict.status == "not attempted"
-    assert verdict.text().startswith(f"⏳ {name}: not attempted yet")
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_a_value_instead_of_a_function_fails_with_advice(name):
-    verdict = check(name, 42)
-    assert verdict.status == "failed"
-    assert f"check_{name}({name})" in verdict.message
-
-
 # ---------------------------------------------------------------- typical mistakes
 
 
 def test_accuracy_returning_a_count():
     v = ex.check_accuracy(lambda y, s: int(np.sum(np.argmax(s, axis=1) == y)))
-    assert v.status == "failed"
-    assert "case 1 of 6: every prediction right" in v.message
-    assert "expected: 1.0" in v.message and "got: 3" in v.message
-    assert "not a count" in v.message
+    assert_failed_showing(
+        v,
+        "case 1 of 6: every prediction right",
+        "expected: 1.0",
+        "got: 3",
+        "not a count",
+    )
 
 
 def test_accuracy_taking_the_argmax_over_the_wrong_axis():
     v = ex.check_accuracy(lambda y, s: float(np.mean(np.argmax(s, axis=0) == y)))
-    assert v.status == "failed"
-    assert "axis=1" in v.message
+    assert_failed_showing(v, "axis=1")
 
 
 def test_accuracy_written_with_a_loop_passes_if_correct():
@@ -219,47 +175,11 @@ def test_any_correct_he_normal_passes():
         lambda shape, rng: rng.normal(0.0, np.sqrt(2 / shape[0]), size=shape)).status == "passed"
 
 
-# ---------------------------------------------------------------- the lesson notebook
+# ---------------------------------------------------------------- the tests every lesson shares
 
 
-def _notebook_exercises():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    pairs = []
-    for i, src in enumerate(code):
-        if re.search(r"^\s*### BEGIN SOLUTION\s*$", src, re.M):
-            match = re.fullmatch(r"ex\.check_(\w+)\((\w+)\)", code[i + 1].strip())
-            assert match, f"the cell after an exercise must be its check, got {code[i + 1]!r}"
-            pairs.append((match.group(1), src))
-    return pairs
-
-
-def _strip(src: str) -> str:
-    pattern = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$",
-                         re.M | re.S)
-    return pattern.sub(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", src)
-
-
-def test_the_notebook_has_the_registered_exercises_in_order_each_followed_by_its_check():
-    assert [name for name, _ in _notebook_exercises()] == list(NAMES)
-
-
-def test_the_notebook_solutions_pass_and_the_stripped_cells_are_not_attempted():
-    solved: dict = {"np": np}
-    stripped: dict = {"np": np}
-    for name, src in _notebook_exercises():
-        exec(src, solved)
-        exec(_strip(src), stripped)
-        assert check(name, solved[name]).status == "passed", check(name, solved[name]).text()
-        assert check(name, stripped[name]).status == "not attempted"
-
-
-def test_the_stored_notebook_outputs_record_every_exercise_as_passed():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    verdicts = {}
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            found = out.get("data", {}).get(VERDICT_MIMETYPE)
-            if found:
-                verdicts[found["exercise"]] = found["status"]
-    assert verdicts == dict.fromkeys(NAMES, "passed")
+class TestLesson03Exercises(
+    LessonExerciseTests, lesson="03_deep_networks", exercises=ex, references=REFERENCES,
+    exec_globals={"np": np},
+):
+    """Lesson 3's checks and notebook, by the tests every lesson shares."""

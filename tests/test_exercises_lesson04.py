@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-import nbformat
 import numpy as np
-import pytest
+from lesson_exercise_tests import LessonExerciseTests
 
 import dlteach as dl
-from dlteach.checking import VERDICT_MIMETYPE
-from dlteach.exercises import LESSON_EXERCISES, expected_exercises
 from dlteach.exercises import lesson04 as ex
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "04_cnn.ipynb"
-NAMES = LESSON_EXERCISES["04_cnn"]
-
-
-def stub(*args, **kwargs):
-    # YOUR CODE HERE
-    raise NotImplementedError()
-
 
 # ---------------------------------------------------------------- learner-style solutions
 
@@ -86,53 +71,9 @@ REFERENCES = {
 }
 
 
-def check(name, fn):
-    return getattr(ex, f"check_{name}")(fn)
-
-
 def flat(message: str) -> str:
     """The message with its line wrapping undone, to match wrapped hints."""
     return " ".join(message.split())
-
-
-def test_every_registered_exercise_has_a_check():
-    assert ex.LESSON == "04_cnn"
-    assert ex.EXERCISES == NAMES
-    assert set(NAMES) == set(REFERENCES)
-    for name in NAMES:
-        assert callable(getattr(ex, f"check_{name}"))
-
-
-def test_expected_exercises_looks_up_the_notebook_stem():
-    assert expected_exercises("solutions/04_cnn.ipynb") == NAMES
-    assert expected_exercises(Path("/elsewhere/notebooks/04_cnn.ipynb")) == NAMES
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_a_learner_style_solution_passes(name):
-    verdict = check(name, REFERENCES[name])
-    assert verdict.status == "passed", verdict.text()
-    assert verdict.exercise == name
-    assert re.fullmatch(rf"✅ {name}: passed \(\d+ cases\)", verdict.text())
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_the_checks_own_reference_passes(name):
-    assert check(name, getattr(ex, name)).status == "passed"
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_a_stub_is_not_attempted(name):
-    verdict = check(name, stub)
-    assert verdict.status == "not attempted"
-    assert verdict.text().startswith(f"⏳ {name}: not attempted yet")
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_a_value_instead_of_a_function_fails_with_advice(name):
-    verdict = check(name, 42)
-    assert verdict.status == "failed"
-    assert f"check_{name}({name})" in verdict.message
 
 
 # ---------------------------------------------------------------- the library agrees
@@ -328,49 +269,15 @@ def test_maxpool_backward_modifying_x_in_place_fails():
     assert "modified its input x in place" in v.message
 
 
-# ---------------------------------------------------------------- the lesson notebook
+# ---------------------------------------------------------------- the tests every lesson shares
 
 
-def _notebook_exercises():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    pairs = []
-    for i, src in enumerate(code):
-        if re.search(r"^\s*### BEGIN SOLUTION\s*$", src, re.M):
-            match = re.fullmatch(r"ex\.check_(\w+)\((\w+)\)", code[i + 1].strip())
-            assert match, f"the cell after an exercise must be its check, got {code[i + 1]!r}"
-            assert match.group(1) == match.group(2)
-            pairs.append((match.group(1), src))
-    return pairs
+class TestLesson04Exercises(
+    LessonExerciseTests, lesson="04_cnn", exercises=ex, references=REFERENCES,
+    exec_globals={"np": np, "dl": dl}, cells_stand_alone=True,
+    min_cases=2,  # every check reports "N cases", never "1 case"
+):
+    """Lesson 4's checks and notebook; REFERENCES are learner-style (loops) solutions."""
 
-
-def test_the_notebook_has_the_registered_exercises_in_order_each_followed_by_its_check():
-    assert [name for name, _ in _notebook_exercises()] == list(NAMES)
-
-
-def _strip(src: str) -> str:
-    """The learner version of an exercise cell (nbgrader's convention)."""
-    pattern = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$",
-                         re.M | re.S)
-    return pattern.sub(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", src)
-
-
-def test_the_notebook_solutions_pass_and_the_stripped_cells_are_not_attempted():
-    for name, src in _notebook_exercises():
-        solved: dict = {"np": np, "dl": dl}
-        stripped: dict = {"np": np, "dl": dl}
-        exec(src, solved)
-        exec(_strip(src), stripped)
-        assert check(name, solved[name]).status == "passed", check(name, solved[name]).text()
-        assert check(name, stripped[name]).status == "not attempted"
-
-
-def test_the_stored_notebook_outputs_record_every_exercise_as_passed():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    verdicts = {}
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if VERDICT_MIMETYPE in data:
-                verdicts[data[VERDICT_MIMETYPE]["exercise"]] = data[VERDICT_MIMETYPE]["status"]
-    assert verdicts == dict.fromkeys(NAMES, "passed")
+    def test_the_checks_own_reference_passes(self, name):
+        assert self.check(name, getattr(ex, name)).status == "passed"
