@@ -43,9 +43,11 @@ LESSONS: tuple[Lesson, ...] = (
            "a smooth activation and a loss, the chain rule layer by layer, gradient checking, "
            "and gradient descent that learns XOR"),
     Lesson("03_deep_networks", "Deep networks",
-           "mini-batches, momentum and Adam, He initialization, and measuring accuracy"),
+           "hierarchical features on real handwritten digits, depth vs width, SGD, momentum "
+           "and Adam, initialization, vanishing gradients, overfitting and early stopping"),
     Lesson("04_cnn", "Convolutional networks",
-           "convolution as a sliding dot product, im2col, pooling, and a small CNN on images"),
+           "convolution as a sliding dot product, padding and stride, pooling, im2col, "
+           "and a CNN on handwritten digits"),
 )
 
 SOLUTIONS_DIR = "solutions"
