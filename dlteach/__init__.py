@@ -42,7 +42,8 @@ from dlteach.plots import (
 from dlteach.training import EarlyStopping, History, evaluate, fit, predict, predict_classes
 from dlteach.serialization import load_parameters, save_parameters
 from dlteach.diagnostics import (
-    ActivationStats, activation_stats, gradient_norms, layer_outputs, pca_project,
+    ActivationStats, activation_stats, class_separation, gradient_norms, layer_outputs,
+    pca_project,
 )
 from dlteach.models import mlp
 # --- end section ---

@@ -11,6 +11,7 @@ import dlteach as dl
 from dlteach.diagnostics import (
     ActivationStats,
     activation_stats,
+    class_separation,
     gradient_norms,
     layer_outputs,
     pca_project,
@@ -195,3 +196,21 @@ def test_gradient_norms_restores_gradients_even_when_the_loss_refuses_the_target
         gradient_norms(net, X, Y + 5, dl.SoftmaxCrossEntropy())
     for p in net.parameters():
         np.testing.assert_array_equal(p.grad, 2.0)
+
+
+def test_class_separation_is_the_between_class_share_of_the_variance():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=300)
+    same_mean = rng.normal(size=(300, 5))
+    assert class_separation(same_mean, y) < 0.05
+    collapsed = np.eye(3)[y] * 10.0  # each class sits on one point
+    assert class_separation(collapsed, y) == pytest.approx(1.0)
+    # Against the definition, written as a loop over classes.
+    H = rng.normal(size=(300, 4)) + np.array([[0, 0, 0, 0], [2, 0, 1, 0], [0, 3, 0, 1]])[y]
+    c = H - H.mean(axis=0)
+    between = sum((y == k).sum() * np.sum(c[y == k].mean(axis=0) ** 2) for k in range(3))
+    assert class_separation(H, y) == pytest.approx(between / np.sum(c**2), rel=1e-12)
+    with pytest.raises(dl.ShapeError, match="H and y must hold the same number of examples"):
+        class_separation(H, y[:-1])
+    with pytest.raises(dl.InvalidValueError, match="labels must be >= 0, got -1"):
+        class_separation(H[:2], np.array([0, -1]))
