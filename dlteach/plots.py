@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap
 
 from dlteach.errors import InvalidValueError, ShapeError
 from dlteach.metrics import scores_to_labels
@@ -25,12 +23,24 @@ from dlteach.validation import (
     check_same_length,
 )
 
-# Colour-blind friendly class colours (matplotlib's "tab10").
-_CLASS_COLORS = plt.get_cmap("tab10").colors
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.colors import ListedColormap
+
+
+def _pyplot():
+    """matplotlib.pyplot, imported on first use: it costs most of ``import dlteach``'s time."""
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _class_cmap(k: int) -> ListedColormap:
-    return ListedColormap([_CLASS_COLORS[i % len(_CLASS_COLORS)] for i in range(k)])
+    """k colour-blind friendly class colours (matplotlib's "tab10", repeating)."""
+    from matplotlib.colors import ListedColormap
+
+    colors = _pyplot().get_cmap("tab10").colors
+    return ListedColormap([colors[i % len(colors)] for i in range(k)])
 
 
 def _predict_labels(model: object, grid: np.ndarray, threshold: float) -> np.ndarray:
@@ -113,7 +123,7 @@ def plot_decision_boundary(
         )
     cmap = _class_cmap(k)
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 4.5))
+        _, ax = _pyplot().subplots(figsize=(5, 4.5))
     ax.contourf(xx, yy, z, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=alpha)
     for c in range(k):
         mask = y == c
@@ -167,10 +177,12 @@ def plot_history(
     if not metrics:
         raise InvalidValueError(f"{owner}: the history is empty; train the model first.")
     if axes is None:
-        _, created = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5),
-                                  squeeze=False)
+        _, created = _pyplot().subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5),
+                                        squeeze=False)
         axes_list = list(created[0])
     else:
+        from matplotlib.axes import Axes
+
         axes_list = [axes] if isinstance(axes, Axes) else list(np.ravel(axes))
         if len(axes_list) != len(metrics):
             raise InvalidValueError(
@@ -227,7 +239,7 @@ def plot_confusion_matrix(
         fmt = "{:.0f}" if cm.dtype.kind in "iu" or np.all(cm == np.round(cm)) else "{:.2f}"
     if ax is None:
         size = max(3.5, 0.45 * k + 1.5)
-        _, ax = plt.subplots(figsize=(size, size))
+        _, ax = _pyplot().subplots(figsize=(size, size))
     vmax = float(values.max()) if values.size and values.max() > 0 else 1.0
     ax.imshow(values, cmap=cmap, vmin=0, vmax=vmax)
     if annotate:
@@ -302,7 +314,7 @@ def plot_image_grid(
 
     n_cols = min(n_cols, n)
     n_rows = -(-n // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.2 * n_cols, 1.35 * n_rows),
+    fig, axes = _pyplot().subplots(n_rows, n_cols, figsize=(1.2 * n_cols, 1.35 * n_rows),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):  # one subplot per image: drawing, not a hot path
         ax.set_axis_off()
