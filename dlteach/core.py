@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from dlteach.errors import InvalidValueError, ShapeError
+from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 
 
 class Parameter:
@@ -100,6 +100,21 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def check_model(model: object, owner: str) -> Layer:
+    """Return ``model`` after checking that it is a Layer instance (not the class)."""
+    if isinstance(model, type) and issubclass(model, Layer):
+        raise DTypeError(
+            f"{owner}: expected a model (a Layer instance), got the class {model.__name__}. "
+            f"Did you forget the parentheses, {model.__name__}(...)?"
+        )
+    if not isinstance(model, Layer):
+        raise DTypeError(
+            f"{owner}: expected a model (a dlteach Layer such as Sequential(...)), "
+            f"got {type(model).__name__}."
+        )
+    return model
 
 
 class Sequential(Layer):

@@ -19,6 +19,7 @@ import numpy as np
 
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 from dlteach.validation import (
+    Seed,
     as_rng,
     check_array,
     check_labels,
@@ -26,9 +27,6 @@ from dlteach.validation import (
     check_positive_int,
     check_same_length,
 )
-
-Seed = int | np.random.Generator | None
-
 
 # ---------------------------------------------------------------------------
 # Toy 2-D data sets

@@ -18,9 +18,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dlteach.core import Layer, Sequential
+from dlteach.core import Layer, Sequential, check_model
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
-from dlteach.validation import check_array, check_positive_int, check_same_length
+from dlteach.validation import (
+    check_array,
+    check_has_methods,
+    check_positive_int,
+    check_same_length,
+)
 
 
 def _check_sequential(model: object, owner: str) -> Sequential:
@@ -138,15 +143,9 @@ def gradient_norms(model: Layer, X: np.ndarray, y: np.ndarray, loss: object) -> 
     towards the first layers.
     """
     owner = "gradient_norms"
-    if not isinstance(model, Layer):
-        raise DTypeError(
-            f"{owner}: expected a model (a dlteach Layer), got {type(model).__name__}."
-        )
-    if not (callable(getattr(loss, "forward", None)) and callable(getattr(loss, "backward", None))):
-        raise DTypeError(
-            f"{owner}: expected a loss with forward() and backward() (e.g. "
-            f"SoftmaxCrossEntropy()), got {type(loss).__name__}."
-        )
+    model = check_model(model, owner)
+    check_has_methods(loss, ("forward", "backward"), owner=owner, role="a loss",
+                      example="SoftmaxCrossEntropy()")
     X = _check_batch(X, owner)
     named = model.named_parameters()
     if not named:

@@ -15,19 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dlteach.core import Layer
-from dlteach.errors import DTypeError, ParameterMismatchError
+from dlteach.core import Layer, check_model
+from dlteach.errors import ParameterMismatchError
 
 PathLike = str | os.PathLike
-
-
-def _check_model(model: object, owner: str) -> Layer:
-    if not isinstance(model, Layer):
-        raise DTypeError(
-            f"{owner}: expected a model (a dlteach Layer such as Sequential(...)), "
-            f"got {type(model).__name__}."
-        )
-    return model
 
 
 def _write_npz(file, arrays: dict[str, np.ndarray]) -> None:
@@ -47,7 +38,7 @@ def save_parameters(model: Layer, path: PathLike, *, overwrite: bool = False) ->
     place in one step, so a crash never leaves a half-written file behind.
     """
     owner = "save_parameters"
-    model = _check_model(model, owner)
+    model = check_model(model, owner)
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{owner}: {str(path)!r} is a directory; give a file name.")
@@ -93,7 +84,7 @@ def load_parameters(model: Layer, path: PathLike) -> None:
     to the model's dtype (the same dtype in a save/load round trip, which is exact).
     """
     owner = "load_parameters"
-    model = _check_model(model, owner)
+    model = check_model(model, owner)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{owner}: no file {str(path)!r}.")

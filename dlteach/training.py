@@ -31,13 +31,18 @@ import numpy as np
 from tqdm import tqdm
 
 from dlteach.activations import sigmoid
-from dlteach.core import Layer
+from dlteach.core import Layer, check_model
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError, TrainingDivergedError
 from dlteach.metrics import METRICS, scores_to_labels
 from dlteach.optim import clip_grad_norm
-from dlteach.validation import as_rng, check_array, check_positive, check_positive_int
-
-Seed = int | np.random.Generator | None
+from dlteach.validation import (
+    Seed,
+    as_rng,
+    check_array,
+    check_has_methods,
+    check_positive,
+    check_positive_int,
+)
 
 # Fixed text layout for the progress bar: no rate, no elapsed time, fixed width.
 _BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt}{postfix}"
@@ -149,34 +154,6 @@ class EarlyStopping:
 # ---------------------------------------------------------------------------
 
 
-def _check_model(model: object, owner: str) -> Layer:
-    if isinstance(model, type) and issubclass(model, Layer):
-        raise DTypeError(
-            f"{owner}: expected a model (a Layer instance), got the class {model.__name__}. "
-            f"Did you forget the parentheses, {model.__name__}(...)?"
-        )
-    if not isinstance(model, Layer):
-        raise DTypeError(
-            f"{owner}: expected a model (a dlteach Layer such as Sequential(...)), "
-            f"got {type(model).__name__}."
-        )
-    return model
-
-
-def _check_has(obj: object, methods: tuple[str, ...], owner: str, role: str, example: str) -> None:
-    if isinstance(obj, type):
-        raise DTypeError(
-            f"{owner}: expected {role} object, got the class {obj.__name__}. "
-            f"Create one first, e.g. {example}."
-        )
-    missing = [m for m in methods if not callable(getattr(obj, m, None))]
-    if missing:
-        raise DTypeError(
-            f"{owner}: expected {role} with {' and '.join(m + '()' for m in methods)} "
-            f"(e.g. {example}), got {type(obj).__name__}."
-        )
-
-
 def _check_xy(
     X: object, y: object, owner: str, names: tuple[str, str]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -243,7 +220,7 @@ def predict(model: Layer, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
     The model's previous mode (training or evaluation) is restored afterwards.
     """
     owner = "predict"
-    model = _check_model(model, owner)
+    model = check_model(model, owner)
     X = check_array(X, owner=owner, name="X", kind="float")
     if X.ndim == 0:
         raise ShapeError(f"{owner}: expected X of shape (N, ...), got a scalar.")
@@ -280,9 +257,10 @@ def evaluate(
     Returns {"loss": ..., "accuracy": ...} (the loss only when one is given).
     """
     owner = "evaluate"
-    model = _check_model(model, owner)
+    model = check_model(model, owner)
     if loss is not None:
-        _check_has(loss, ("forward", "backward"), owner, "a loss", "SoftmaxCrossEntropy()")
+        check_has_methods(loss, ("forward", "backward"), owner=owner, role="a loss",
+                      example="SoftmaxCrossEntropy()")
     X, y = _check_xy(X, y, owner, ("X", "y"))
     fns = _resolve_metrics(metrics, owner)
     out = predict(model, X, batch_size)
@@ -353,10 +331,11 @@ def fit(
     Returns the :class:`History` of the run.
     """
     owner = "fit"
-    model = _check_model(model, owner)
-    _check_has(loss, ("forward", "backward"), owner, "a loss", "SoftmaxCrossEntropy()")
-    _check_has(optimizer, ("zero_grad", "step"), owner, "an optimizer",
-               "SGD(model.parameters(), lr=0.1)")
+    model = check_model(model, owner)
+    check_has_methods(loss, ("forward", "backward"), owner=owner, role="a loss",
+                      example="SoftmaxCrossEntropy()")
+    check_has_methods(optimizer, ("zero_grad", "step"), owner=owner, role="an optimizer",
+                      example="SGD(model.parameters(), lr=0.1)")
     epochs = check_positive_int(epochs, owner=owner, name="epochs")
     batch_size = check_positive_int(batch_size, owner=owner, name="batch_size")
     X, y = _check_xy(X, y, owner, ("X", "y"))

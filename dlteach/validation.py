@@ -16,6 +16,7 @@ import numpy as np
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 
 ShapeSpec = Sequence[int | str | None]
+Seed = int | np.random.Generator | None
 
 
 def format_shape(spec: ShapeSpec) -> str:
@@ -143,7 +144,27 @@ def check_positive_int(value: object, *, owner: str, name: str) -> int:
     return int(value)
 
 
-def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+def check_has_methods(
+    obj: object, methods: tuple[str, ...], *, owner: str, role: str, example: str
+) -> None:
+    """Check that ``obj`` is an instance offering ``methods`` (a loss, an optimizer...).
+
+    role: what it should be, with its article ("a loss");  example: how to make one.
+    """
+    if isinstance(obj, type):
+        raise DTypeError(
+            f"{owner}: expected {role} object, got the class {obj.__name__}. "
+            f"Create one first, e.g. {example}."
+        )
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    if missing:
+        raise DTypeError(
+            f"{owner}: expected {role} with {' and '.join(m + '()' for m in methods)} "
+            f"(e.g. {example}), got {type(obj).__name__}."
+        )
+
+
+def as_rng(seed: Seed) -> np.random.Generator:
     """A NumPy Generator from a seed (int), an existing Generator, or None (fresh entropy)."""
     if isinstance(seed, np.random.Generator):
         return seed

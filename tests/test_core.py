@@ -108,3 +108,16 @@ def test_initializer_variances_match_their_formulas():
     assert xavier_uniform((3, 3), 0, np.float32).dtype == np.float32
     with pytest.raises(ShapeError, match="at least 2 dimensions"):
         he_normal((5,))
+
+
+def test_check_model_accepts_layers_and_explains_the_rest():
+    from dlteach.core import check_model
+
+    model = Sequential(Dense(2, 2, rng=0))
+    assert check_model(model, "f") is model
+    with pytest.raises(DTypeError, match=r"f: expected a model \(a Layer instance\), got the "
+                       r"class Dense\. Did you forget the parentheses, Dense\(\.\.\.\)\?"):
+        check_model(Dense, "f")
+    with pytest.raises(DTypeError, match=r"f: expected a model \(a dlteach Layer such as "
+                       r"Sequential\(\.\.\.\)\), got list\."):
+        check_model([Dense(2, 2, rng=0)], "f")

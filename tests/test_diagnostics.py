@@ -167,7 +167,8 @@ def test_pca_project_flattens_images_and_leaves_the_input_alone():
         (lambda: activation_stats(small_net(), X, only="relu"), dl.DTypeError,
          r"activation_stats: expected only to be a Layer class such as ReLU"),
         (lambda: gradient_norms("net", X, Y, dl.SoftmaxCrossEntropy()), dl.DTypeError,
-         r"gradient_norms: expected a model \(a dlteach Layer\), got str\."),
+         r"gradient_norms: expected a model \(a dlteach Layer such as Sequential\(\.\.\.\)\), "
+         r"got str\."),
         (lambda: gradient_norms(small_net(), X, Y, "cross-entropy"), dl.DTypeError,
          r"gradient_norms: expected a loss with forward\(\) and backward\(\) .*got str\."),
         (lambda: gradient_norms(dl.Sequential(dl.ReLU()), X, Y, dl.SoftmaxCrossEntropy()),

@@ -71,3 +71,23 @@ def test_as_rng_is_deterministic():
     assert as_rng(g) is g
     with pytest.raises(DTypeError, match="seed: expected an int"):
         as_rng("3")
+
+
+def test_check_has_methods_names_the_role_and_an_example():
+    from dlteach.validation import check_has_methods
+
+    class Loss:
+        def forward(self):
+            pass
+
+        def backward(self):
+            pass
+
+    kw = {"owner": "f", "role": "a loss", "example": "MSELoss()"}
+    check_has_methods(Loss(), ("forward", "backward"), **kw)
+    with pytest.raises(DTypeError, match=r"f: expected a loss object, got the class Loss\. "
+                       r"Create one first, e\.g\. MSELoss\(\)\."):
+        check_has_methods(Loss, ("forward", "backward"), **kw)
+    with pytest.raises(DTypeError, match=r"f: expected a loss with forward\(\) and backward\(\) "
+                       r"\(e\.g\. MSELoss\(\)\), got str\."):
+        check_has_methods("mse", ("forward", "backward"), **kw)
