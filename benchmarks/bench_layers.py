@@ -1,21 +1,25 @@
 """Time dlteach's conv, pooling and dense layers against plain loops and PyTorch (CPU).
 
-    python benchmarks/bench_layers.py                 # 1 and 2 threads, all benchmarks
+    python benchmarks/bench_layers.py                 # 1 and 2 threads, 3 runs (~5 min)
     python benchmarks/bench_layers.py --threads 1     # one thread count only
-    python benchmarks/bench_layers.py --quick         # fewer repetitions
+    python benchmarks/bench_layers.py --runs 1 --quick  # a first look
 
 Every benchmark is forward + backward in float32. Each thread setting runs in its own
-subprocess with the BLAS/OpenMP thread pools limited (environment variables before
-NumPy loads, threadpoolctl, torch.set_num_threads), so neither library gets more cores
-than the other. Timings are best-of-k after warm-up, dlteach and PyTorch interleaved
-so that a noisy neighbour slows both. PyTorch is optional: without it the PyTorch
-columns are empty. The plain-loop reference (dlteach.conv_reference) is timed on a
-small batch and scaled up per example, because it is thousands of times slower.
+subprocess with the BLAS/OpenMP thread pools limited (environment variables before NumPy
+loads, threadpoolctl, torch.set_num_threads), so neither library gets more cores than
+the other. Timings are best-of-k after warm-up, dlteach and PyTorch alternating in
+blocks of calls (see best_of) so that a noisy neighbour slows both; the whole suite runs
+--runs times in fresh processes and the table shows the median, with the range of the
+runs' ratios. PyTorch is optional: without it the PyTorch columns are empty. The
+plain-loop reference (dlteach.conv_reference) is timed on a small batch and scaled up
+per example, because it is thousands of times slower.
 
 Fairness notes: the PyTorch input requires grad, so PyTorch computes dL/dx as dlteach
 does (except in the training epoch, where neither needs the images' gradient but
-dlteach computes it anyway). PyTorch's NCHW max_pool2d is unusually slow on CPU, so
-pooling is also compared with PyTorch's channels_last layout, its fast path.
+dlteach computes it anyway). PyTorch's NCHW max_pool2d is unusually slow on CPU, so for
+pooling PyTorch gets the faster of two routes for the same NCHW input: its NCHW kernel,
+or converting to channels_last (its fast path), pooling, and converting back. PyTorch
+on an input that is already channels_last is shown too, for reference.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -36,8 +41,15 @@ CONV_SHAPES = [  # (N, C, H=W, F): 3x3 kernels, stride 1, padding 1
 TARGETS = {"conv": 2.0, "pool": 1.0, "dense": 1.2, "epoch-1": 1.3, "epoch-2": 1.6}
 
 
-def best_of(fns: dict, reps: int, warmup: int = 3) -> dict:
-    """Minimum wall time (s) of each function, calls interleaved round-robin.
+def best_of(fns: dict, reps: int, warmup: int = 3, block: int = 10, pause: float = 0.2) -> dict:
+    """Minimum wall time (s) of each function, in alternating blocks of ``block`` calls.
+
+    Alternating blocks spread a burst of load from another program over both libraries.
+    Blocks with a pause before each, rather than single calls back to back, because
+    after a parallel call each library's idle worker threads keep spinning for a while
+    (OpenBLAS's for up to ~0.1 s): a call made right after the OTHER library's shares
+    the cores with them. Interleaving single calls made dlteach's 14x14 convolution look
+    1.7x slower at 2 threads, and PyTorch's slower too.
 
     Also the minimum CPU time of the process ("<name>_cpu"): on one thread it is the
     time the work took even when other programs kept taking the CPU away from it.
@@ -47,13 +59,15 @@ def best_of(fns: dict, reps: int, warmup: int = 3) -> dict:
             f()
     best = {name: float("inf") for name in fns}
     best.update({name + "_cpu": float("inf") for name in fns})
-    for _ in range(reps):
+    for _ in range(-(-reps // block)):
         for name, f in fns.items():
-            c0, t0 = time.process_time(), time.perf_counter()
-            f()
-            t1, c1 = time.perf_counter(), time.process_time()
-            best[name] = min(best[name], t1 - t0)
-            best[name + "_cpu"] = min(best[name + "_cpu"], c1 - c0)
+            time.sleep(pause)
+            for _ in range(block):
+                c0, t0 = time.process_time(), time.perf_counter()
+                f()
+                t1, c1 = time.perf_counter(), time.process_time()
+                best[name] = min(best[name], t1 - t0)
+                best[name + "_cpu"] = min(best[name + "_cpu"], c1 - c0)
     return best
 
 
@@ -67,6 +81,12 @@ def torch_fwd_bwd(module, x, grad_y):
     """The same in PyTorch; x.grad is reset so that dL/dx is stored, not accumulated."""
     x.grad = None
     module(x).backward(grad_y)
+
+
+def torch_fwd_bwd_converted(module, x, grad_y, memory_format):
+    """The same, converting x to memory_format first (and its gradient back)."""
+    x.grad = None
+    module(x.contiguous(memory_format=memory_format)).backward(grad_y)
 
 
 def run_benchmarks(threads: int, quick: bool) -> list[dict]:
@@ -124,7 +144,14 @@ def run_benchmarks(threads: int, quick: bool) -> list[dict]:
                 gpt = torch.from_numpy(gp)
                 gpt_cl = gpt.contiguous(memory_format=torch.channels_last)
                 tpool = torch.nn.MaxPool2d(2)
+                # Given dlteach's input (an NCHW tensor), PyTorch can pool it directly or
+                # convert it to channels_last, pool, and convert the gradient back; the
+                # faster of the two is the comparison. A channels_last INPUT (a network
+                # laid out that way throughout) is timed too, for reference.
                 pool_fns["torch"] = partial(torch_fwd_bwd, tpool, yt, gpt)
+                pool_fns["torch_via_cl"] = partial(
+                    torch_fwd_bwd_converted, tpool, yt, gpt, torch.channels_last
+                )
                 pool_fns["torch_cl"] = partial(torch_fwd_bwd, tpool, yt_cl, gpt_cl)
             # Plain loops on 2 examples, scaled to N.
             n_small = 2
@@ -181,7 +208,7 @@ def run_benchmarks(threads: int, quick: bool) -> list[dict]:
                         topt.step()
 
                 fns["torch"] = epoch_torch
-            row(kind, name, best_of(fns, 2 if quick else 5, warmup=1))
+            row(kind, name, best_of(fns, 2 if quick else 5, warmup=1, block=1))
 
         f32 = {"dtype": np.float32}
         epoch_kind = f"epoch-{threads}" if threads <= 2 else "epoch"
@@ -218,42 +245,70 @@ def run_benchmarks(threads: int, quick: bool) -> list[dict]:
     return rows
 
 
+def comparison_key(r: dict) -> str:
+    """Which PyTorch time a row is compared with."""
+    if r["kind"] == "pool" and r.get("torch") is not None:
+        # PyTorch's faster route for the same NCHW input.
+        return "torch_via_cl" if r["torch_via_cl"] < r["torch"] else "torch"
+    return "torch"
+
+
+def merge_runs(runs: list[list[dict]]) -> list[dict]:
+    """One row per benchmark: the median over runs of every time; the runs' ratios kept."""
+    merged = []
+    for rows in zip(*runs, strict=True):
+        r = dict(rows[0])
+        for key, value in rows[0].items():
+            if isinstance(value, float) and key != "naive":
+                r[key] = statistics.median(row[key] for row in rows)
+        r["run_ratios"] = [
+            row["dlteach"] / row[comparison_key(row)] for row in rows if row.get("torch")
+        ]
+        merged.append(r)
+    return merged
+
+
 def print_table(rows: list[dict]) -> None:
     header = (
         f"{'benchmark (float32, forward+backward)':<44} {'thr':>3} {'dlteach':>8} "
-        f"{'loops*':>8} {'PyTorch':>8} {'ratio':>6} {'cpu**':>6} {'target':>7}"
+        f"{'loops*':>8} {'PyTorch':>8} {'ratio':>6} {'cpu**':>6} {'target':>7}  runs***"
     )
     print(header)
     print("-" * len(header))
 
-    def line(name, r, theirs_key, naive=None, target=None):
+    def line(name, r, theirs_key, naive=None, target=None, runs=()):
         ours, theirs = r["dlteach"], r.get(theirs_key)
         wall = f"{ours / theirs:6.2f}" if theirs else "     -"
         cpu_ours, cpu_theirs = r.get("dlteach_cpu"), r.get(f"{theirs_key}_cpu")
         cpu = "     -"
         if r["threads"] == 1 and cpu_theirs:
             cpu = f"{cpu_ours / cpu_theirs:6.2f}"
+        spread = f"{min(runs):.2f}-{max(runs):.2f}" if len(runs) > 1 else ""
         print(
             f"{name:<44} {r['threads']:>3} {ours * 1e3:8.2f} "
             f"{naive * 1e3 if naive else float('nan'):8.0f} "
             f"{theirs * 1e3 if theirs else float('nan'):8.2f} {wall} {cpu} "
             f"{('<= ' + format(target, 'g') + 'x') if target else '':>7}".replace("nan", "  -")
+            + f"  {spread}"
         )
 
     for r in rows:
         target = TARGETS.get(r["kind"])
-        theirs_key = "torch_cl" if r["kind"] == "pool" else "torch"
-        line(r["name"], r, theirs_key, r.get("naive"), target)
-        if r["kind"] == "pool" and r.get("torch") is not None:
-            line("  same, vs PyTorch's (slow) NCHW max_pool2d", r, "torch")
+        line(r["name"], r, comparison_key(r), r.get("naive"), target, r.get("run_ratios", ()))
+        if r["kind"] == "pool" and r.get("torch_cl") is not None:
+            line("  same, vs PyTorch on a channels_last input", r, "torch_cl")
     print(
-        "Times in ms (the epoch too), best of k; ratio = dlteach / PyTorch (< 1: dlteach faster)."
+        "Times in ms (the epoch too): the median over runs of each run's best of k;"
+        " ratio = dlteach / PyTorch (< 1: dlteach faster)."
     )
-    print("Pooling is compared with PyTorch's channels_last max_pool2d, its fast path.")
+    print("Pooling: PyTorch gets the same NCHW tensor and takes the faster of its two routes")
+    print("(its NCHW kernel, or converting to channels_last and back). The line below it")
+    print("times PyTorch on an input that is ALREADY channels_last, for reference.")
     print("*  loops: dlteach.conv_reference's plain Python loops, timed on 2 examples and")
     print("   scaled up to the batch (extrapolated per example, not measured on the full batch).")
     print("** cpu: the same ratio measured in process CPU time (1 thread only): unaffected by")
     print("   other programs taking the CPU away, so trust it over 'ratio' on a busy machine.")
+    print("*** runs: the lowest and highest ratio among the runs (--runs), a measure of noise.")
 
 
 def main() -> None:
@@ -264,6 +319,12 @@ def main() -> None:
         "--unset-openblas-env",
         action="store_true",
         help="run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (to see if they matter)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=3,
+        help="run everything this many times (fresh processes) and report medians (default 3)",
     )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -281,22 +342,23 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start "
         "(other processes on the machine slow both libraries and add noise)"
     )
-    rows: list[dict] = []
-    for threads in args.threads:
-        env = dict(os.environ)
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
-        if args.unset_openblas_env:
-            env.pop("OPENBLAS_CORETYPE", None)
-            env.pop("OPENBLAS_L2_SIZE", None)
-        cmd = [sys.executable, __file__, "--worker", str(threads)] + (
-            ["--quick"] if args.quick else []
-        )
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            sys.exit(f"benchmark with {threads} thread(s) failed:\n{out.stderr}")
-        rows.extend(json.loads(out.stdout.strip().splitlines()[-1]))
-    print_table(rows)
+    runs: dict[int, list[list[dict]]] = {threads: [] for threads in args.threads}
+    for _ in range(max(1, args.runs)):  # thread counts alternate, so noise hits both
+        for threads in args.threads:
+            env = dict(os.environ)
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                env[var] = str(threads)
+            if args.unset_openblas_env:
+                env.pop("OPENBLAS_CORETYPE", None)
+                env.pop("OPENBLAS_L2_SIZE", None)
+            cmd = [sys.executable, __file__, "--worker", str(threads)] + (
+                ["--quick"] if args.quick else []
+            )
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if out.returncode != 0:
+                sys.exit(f"benchmark with {threads} thread(s) failed:\n{out.stderr}")
+            runs[threads].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print_table([row for threads in args.threads for row in merge_runs(runs[threads])])
 
 
 if __name__ == "__main__":
