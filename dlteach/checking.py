@@ -29,7 +29,7 @@ import textwrap
 import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from numbers import Number
+from numbers import Integral, Number
 from typing import Any
 
 import numpy as np
@@ -243,6 +243,10 @@ def _is_scalar(x: object) -> bool:
     )
 
 
+def _is_int(x: object) -> bool:
+    return isinstance(x, Integral | np.integer) and not isinstance(x, bool | np.bool_)
+
+
 def compare(expected: object, got: object, *, rtol: float = 1e-6, atol: float = 1e-8) -> str | None:
     """None when ``got`` matches ``expected``, else one sentence saying how it differs.
 
@@ -389,8 +393,12 @@ def check_function(
     hint: str = "",
     rtol: float = 1e-6,
     atol: float = 1e-8,
+    integers: bool = False,
 ) -> Verdict:
     """Run ``student_fn`` and ``reference_fn`` on every case and compare the results.
+
+    integers: where the reference returns an int, require one (2.0 is then wrong: a size
+    or a count used as an index or a shape must be a whole number).
 
     Each function gets its own deep copy of the inputs, so the learner cannot spoil a
     later case; a learner function that modifies an input fails (the caller owns it).
@@ -415,6 +423,7 @@ def check_function(
             ),
         )
     n = len(case_list)
+    wrong_type: dict | None = None
     for i, case in enumerate(case_list):
         named = _named(reference_fn, case.args, case.kwargs)
         names, values = list(named), list(named.values())
@@ -454,6 +463,11 @@ def check_function(
             if _is_scalar(expected) and _is_scalar(got):
                 reason = "wrong value"  # the expected and got lines say the rest
             return _failed(exercise, problem=reason, expected=expected, got=got, **common)  # type: ignore[arg-type]
+        if integers and wrong_type is None and _is_int(expected) and not _is_int(got):
+            wrong_type = dict(problem=f"expected an int, got {_kind(got)}", expected=expected,
+                              got=got, **common)
+    if wrong_type is not None:  # reported once every value is right: values tell more
+        return _failed(exercise, **wrong_type)  # type: ignore[arg-type]
     return Verdict(exercise, PASSED, f"{n} case{'s' if n != 1 else ''}")
 
 

@@ -50,7 +50,8 @@ def layer_outputs(model: Sequential, X: np.ndarray) -> list[np.ndarray]:
     """The output of every layer of ``model`` for the batch X, in evaluation mode.
 
     X: (N, ...)  ->  a list of len(model) arrays; element i is the output of model[i],
-    so the last one is the model's output. The model's mode is restored afterwards.
+    so the last one is the model's output. The model's mode is restored afterwards;
+    what the layers keep for backward is replaced, as by any forward pass.
     """
     owner = "layer_outputs"
     model = _check_sequential(model, owner)
@@ -138,9 +139,11 @@ def gradient_norms(model: Layer, X: np.ndarray, y: np.ndarray, loss: object) -> 
     parameter order (the keys of ``model.named_parameters()``).
 
     The pass runs in the model's current mode; the gradients stored in the
-    parameters before the call are put back afterwards, so it can be used in the
-    middle of training. Vanishing gradients show as norms that shrink geometrically
-    towards the first layers.
+    parameters before the call are put back afterwards, so it can be used between
+    training steps. Not between a forward pass and its backward pass: like any
+    forward, this one replaces what the layers and ``loss`` keep for their backward.
+    Vanishing gradients show as norms that shrink geometrically towards the first
+    layers.
     """
     owner = "gradient_norms"
     model = check_model(model, owner)

@@ -31,7 +31,7 @@ from numbers import Integral
 import numpy as np
 
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
-from dlteach.validation import check_array
+from dlteach.validation import check_array, check_positive_int
 
 IntPair = int | tuple[int, int]
 
@@ -60,8 +60,16 @@ def conv_output_size(
 
     Raises InvalidValueError when the padded input is smaller than the kernel (no position
     fits). Leftover rows or columns that do not fill a whole stride are dropped, as in
-    PyTorch.
+    PyTorch. size, kernel and stride must be integers >= 1, padding an integer >= 0.
     """
+    size = check_positive_int(size, owner=owner, name="size")
+    kernel = check_positive_int(kernel, owner=owner, name="kernel")
+    stride = check_positive_int(stride, owner=owner, name="stride")
+    if isinstance(padding, bool) or not isinstance(padding, Integral):
+        raise DTypeError(f"{owner}: expected padding to be an integer, got {padding!r}.")
+    if padding < 0:
+        raise InvalidValueError(f"{owner}: padding must be at least 0, got {padding}.")
+    padding = int(padding)
     if size + 2 * padding < kernel:
         raise InvalidValueError(
             f"{owner}: the input (size {size}, padding {padding}, so {size + 2 * padding} "

@@ -281,3 +281,24 @@ def test_compare_returns_none_when_equal_and_a_reason_otherwise():
     assert compare(2.0, np.ones(3)) == "expected a single number, got an array of shape (3,)"
     assert compare(2.0, "2") == "expected a number, got a str ('2')"
     assert compare("abc", "abd") == "expected 'abc', got 'abd'"
+
+
+def test_integers_requires_an_int_where_the_reference_returns_one():
+    def half(n):
+        return n // 2
+
+    cases = [Case((7,)), Case((8,))]
+    assert check_function(lambda n: n / 2, half, cases, exercise="half").status == "failed"
+    # 4.0 equals 4, so only integers=True notices the float.
+    assert check_function(lambda n: float(n // 2), half, cases, exercise="half").status == (
+        "passed")
+    v = check_function(lambda n: float(n // 2), half, cases, exercise="half", integers=True)
+    assert v.status == "failed"
+    assert "problem: expected an int, got a float (3.0)" in v.message
+    for ok in (half, lambda n: np.int64(n // 2)):
+        assert check_function(ok, half, cases, exercise="half", integers=True).status == "passed"
+    # Booleans are not ints here, and floats the reference returns are not affected.
+    assert check_function(lambda n: bool(n // 2), lambda n: int(bool(n // 2)), [Case((3,))],
+                          exercise="flag", integers=True).status == "failed"
+    assert check_function(lambda n: n / 2, lambda n: n / 2, cases, exercise="ratio",
+                          integers=True).status == "passed"

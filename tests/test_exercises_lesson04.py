@@ -126,6 +126,15 @@ def test_conv_output_size_with_true_division():
     assert "Use integer division" in flat(v.message)
 
 
+def test_conv_output_size_returning_a_float():
+    v = ex.check_conv_output_size(
+        lambda size, kernel, stride=1, padding=0: np.floor((size + 2 * padding - kernel) / stride)
+        + 1)
+    assert v.status == "failed"
+    assert "expected an int, got a float64 (3.0)" in v.message
+    assert "the result is an int" in " ".join(v.message.split())
+
+
 def test_conv_output_size_forgetting_the_plus_one():
     v = ex.check_conv_output_size(lambda size, kernel, stride=1, padding=0:
                                   (size + 2 * padding - kernel) // stride)
@@ -248,14 +257,14 @@ def test_maxpool_backward_with_a_mask_that_rewards_every_tie():
         return out
 
     v = ex.check_maxpool_backward(mask)
-    assert "case 4 of 5: ties (a window of zeros after a ReLU): only the first maximum" in (
+    assert "case 4 of 6: ties (a window of zeros after a ReLU): only the first maximum" in (
         v.message)
     assert "a mask x == max would give it to all of them" in flat(v.message)
 
 
 def test_maxpool_backward_spreading_the_gradient_like_average_pooling():
     v = ex.check_maxpool_backward(lambda g, x, k: dl.avgpool2d_backward_naive(g, x, k))
-    assert "case 1 of 5: one 4x4 channel: each gradient goes to its window's maximum" in (
+    assert "case 1 of 6: one 4x4 channel: each gradient goes to its window's maximum" in (
         v.message)
 
 
@@ -281,3 +290,17 @@ class TestLesson04Exercises(
 
     def test_the_checks_own_reference_passes(self, name):
         assert self.check(name, getattr(ex, name)).status == "passed"
+
+
+def test_maxpool_backward_with_w_out_computed_from_h_fails_on_the_non_square_case():
+    def square_only(grad_y, x, k):
+        Ho = Wo = x.shape[2] // k  # the copy-paste bug: W_out from H
+        grad_x = np.zeros_like(x)
+        for n, c, h, w in np.ndindex(x.shape[0], x.shape[1], Ho, Wo):
+            i, j = divmod(int(np.argmax(x[n, c, h * k:h * k + k, w * k:w * k + k])), k)
+            grad_x[n, c, h * k + i, w * k + j] += grad_y[n, c, h, w]
+        return grad_x
+
+    v = ex.check_maxpool_backward(square_only)
+    assert v.status == "failed"
+    assert "a 4x6 channel: 2 rows and 3 columns of windows" in v.message

@@ -1,5 +1,7 @@
 """im2col / col2im: the layout, the adjoint identity, sizes and error messages."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -161,3 +163,19 @@ def test_wide_rows_layout_agrees_with_the_plain_one(geom):
         rtol=0,
         atol=1e-12,
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        ((5, 3, 0), InvalidValueError, "conv_output_size: stride must be at least 1, got 0"),
+        ((5, 3, 1, -1), InvalidValueError, "conv_output_size: padding must be at least 0, got -1"),
+        ((5, 0), InvalidValueError, "conv_output_size: kernel must be at least 1, got 0"),
+        ((5, 3, 1.5), DTypeError, "conv_output_size: expected stride to be an integer"),
+        ((5.0, 3), DTypeError, "conv_output_size: expected size to be an integer"),
+        ((5, 3, 1, (1, 2)), DTypeError, "conv_output_size: expected padding to be an integer"),
+    ],
+)
+def test_conv_output_size_rejects_arguments_that_are_not_sizes(args, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        conv_output_size(*args)

@@ -110,9 +110,10 @@ def check_conv_output_size(fn: Callable) -> Verdict:
         hint=(
             "H_out = floor((H + 2p - k) / s) + 1. Use integer division, "
             "(size + 2 * padding - kernel) // stride + 1: a window that would stick out past "
-            "the (padded) edge is not counted. Do not forget that padding adds p pixels on "
-            "BOTH sides."
+            "the (padded) edge is not counted, and the result is an int (a size: np.floor "
+            "and / give floats). Do not forget that padding adds p pixels on BOTH sides."
         ),
+        integers=True,
     )
 
 
@@ -225,6 +226,8 @@ def check_maxpool_backward(fn: Callable) -> Verdict:
              label="ties (a window of zeros after a ReLU): only the first maximum"),
         Case((_ints(rng, (1, 2, 2, 2)), _ints(rng, (1, 2, 6, 6), -20, 20), 3),
              label="3x3 windows"),
+        Case((_ints(rng, (1, 1, 2, 3)), rng.permutation(24).astype(np.float64).reshape(1, 1, 4, 6),
+              2), label="a 4x6 channel: 2 rows and 3 columns of windows"),
     ]
     return check_function(
         fn,
