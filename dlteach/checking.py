@@ -379,6 +379,19 @@ def _failed(
     return Verdict(exercise, FAILED, "\n".join(lines))
 
 
+def failed_verdict(exercise: str, *lines: tuple[str, str]) -> Verdict:
+    """A failed verdict from ``(key, text)`` lines, laid out as :func:`check_function` does.
+
+    For checks that cannot be a plain comparison of results. The key "" gives a line of
+    its own ("case 1 of 5: ...", "your (w, b) = ..."); "problem" and "hint" are prose,
+    wrapped, and other keys keep the layout of their (possibly multi-line) text.
+    """
+    out: list[str] = []
+    for key, text in lines:
+        out += [text] if not key else _block(key, text)
+    return Verdict(exercise, FAILED, "\n".join(out))
+
+
 def not_attempted(exercise: str) -> Verdict:
     """The verdict for an exercise whose stub still raises NotImplementedError."""
     return Verdict(exercise, NOT_ATTEMPTED, NOT_ATTEMPTED_MESSAGE)

@@ -16,17 +16,19 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from dlteach.errors import DTypeError, InvalidValueError, ShapeError
+from dlteach.errors import DLTeachError, DTypeError, InvalidValueError, ShapeError
 
 
 class Parameter:
     """A trainable array and the gradient of the loss with respect to it.
 
     value: any shape;  grad: same shape as value, accumulated by ``backward``.
+    The Parameter keeps a copy of ``value``: optimizers update it in place, and that
+    must never change an array the caller still holds.
     """
 
     def __init__(self, value: np.ndarray, name: str = "") -> None:
-        self.value = np.asarray(value)
+        self.value = np.array(value, copy=True)
         self.grad = np.zeros_like(self.value)
         self.name = name
 
@@ -131,13 +133,19 @@ class Sequential(Layer):
         self.layers = list(layers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x)
+        for i, layer in enumerate(self.layers):
+            try:
+                x = layer.forward(x)
+            except DLTeachError as exc:
+                raise _at_layer(exc, i) from None
         return x
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        for layer in reversed(self.layers):
-            grad_out = layer.backward(grad_out)
+        for i in reversed(range(len(self.layers))):
+            try:
+                grad_out = self.layers[i].backward(grad_out)
+            except DLTeachError as exc:
+                raise _at_layer(exc, i) from None
         return grad_out
 
     def named_parameters(self, prefix: str = "") -> dict[str, Parameter]:
@@ -172,3 +180,11 @@ class Sequential(Layer):
             rows.append(f"{i:>3}  {layer!r:<32} {layer.num_parameters():>10,}")
         rows.append(f"     {'total':<32} {self.num_parameters():>10,}")
         return "\n".join(rows)
+
+
+def _at_layer(exc: DLTeachError, index: int) -> DLTeachError:
+    """The same error, its message saying which layer of a Sequential raised it.
+
+    Two identical layers (two Dense(64 -> 64), say) are then told apart.
+    """
+    return type(exc)(f"layer {index} of the Sequential: {exc}")

@@ -15,14 +15,31 @@ and prints a table that says which tensor is wrong::
 
 Relative error (the number in the table), per tensor a (analytic) and n (numerical)::
 
-    error = max_i |a_i - n_i| / max(max_i |a_i|, max_i |n_i|)        (0 when both are all 0)
+    error = max_i |a_i - n_i| / max(max_i |a_i|, max_i |n_i|, floor)    (0 when all are 0)
 
 Dividing by the largest gradient of the *tensor*, not element by element, keeps
 tiny elements (say 1e-12 against 3e-12, which are both rounding noise) from
-looking like failures. In float64 a correct gradient gives ~1e-10 or less and a
-wrong one ~1e-2 or more; the default tolerance is 1e-7. A tensor whose true
-gradient is zero everywhere (a dead ReLU layer) can only show rounding noise:
-check its "max |grad|" column.
+looking like failures. In float64 a correct gradient gives between about 1e-10
+and 1e-8, a wrong one ~1e-2 or more; the default tolerance is 1e-7.
+
+The floor is the limit of finite differences themselves. L is computed in float64,
+so it is only known to about u |L| (u = 2.2e-16, the float64 rounding unit), and
+each central difference carries a rounding noise of up to about u |L| / eps,
+whatever the size of the gradient. With a mean loss over N examples every gradient
+shrinks like 1/N but that noise does not: at N = 300 a correct input gradient of
+about 2e-4 would show a relative error of 5e-7 to 1e-6 and fail. So each tensor is
+measured against at least::
+
+    floor = 4 u |L| / (eps * 1e-7)        (about 0.009 |L| with eps = 1e-6)
+
+the gradient size at which four times the rounding noise is a relative error of
+1e-7. Below it, a difference within the noise passes, while a real bug (a factor 2,
+a transpose, a dropped term: a difference comparable to the gradient itself) still
+gives an error far above the tolerance, unless the gradient is itself as small as
+the noise.
+|L| is the largest |L| met while differencing; the report notes which tensors were
+measured against the floor. A tensor whose true gradient is zero everywhere (a dead
+ReLU layer) can only show rounding noise: check its "max |grad|" column.
 """
 
 from __future__ import annotations
@@ -39,12 +56,24 @@ from dlteach.losses import Loss
 from dlteach.validation import as_rng, check_array, check_positive
 
 DEFAULT_TOL = 1e-7
+# Rounding noise of one central difference, in units of u |L| / eps, allowed at DEFAULT_TOL.
+NOISE_FACTOR = 4.0
 
 
-def relative_error(analytic: np.ndarray, numerical: np.ndarray) -> float:
-    """max|a - n| / max(max|a|, max|n|) over a whole tensor; 0.0 when both are all zeros.
+def rounding_floor(abs_loss: float, eps: float) -> float:
+    """The smallest gradient finite differences resolve to DEFAULT_TOL: 4 u |L| / (eps 1e-7).
+
+    abs_loss: |L| at the checked point;  eps: the finite-difference step.
+    """
+    return NOISE_FACTOR * np.finfo(np.float64).eps * abs_loss / (eps * DEFAULT_TOL)
+
+
+def relative_error(analytic: np.ndarray, numerical: np.ndarray, *, floor: float = 0.0) -> float:
+    """max|a - n| / max(max|a|, max|n|, floor) over a whole tensor; 0.0 when all are zero.
 
     analytic, numerical: arrays of the same shape. NaN or inf anywhere gives nan.
+    floor: the smallest denominator, for gradients below the rounding noise of finite
+    differences (see :func:`rounding_floor`); 0 compares every tensor with itself.
     """
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numerical, dtype=np.float64)
@@ -57,7 +86,7 @@ def relative_error(analytic: np.ndarray, numerical: np.ndarray) -> float:
         return 0.0
     if not (np.isfinite(a).all() and np.isfinite(n).all()):
         return float("nan")
-    scale = max(np.abs(a).max(), np.abs(n).max())
+    scale = max(np.abs(a).max(), np.abs(n).max(), floor)
     if scale == 0:
         return 0.0
     return float(np.abs(a - n).max() / scale)
@@ -70,6 +99,8 @@ class GradcheckReport:
     errors: {"input": 3e-11, "W": 2e-10, ...}; inside a Sequential the
         parameter names carry the layer's index: "0.W", "2.b".
     analytic, numerical: the two gradients of every tensor, to inspect by hand.
+    abs_loss: the largest |L| met while differencing; it sets the rounding floor
+        (0: no floor, every tensor is compared with its own largest gradient).
     """
 
     checked: str
@@ -78,12 +109,27 @@ class GradcheckReport:
     analytic: dict[str, np.ndarray]
     numerical: dict[str, np.ndarray]
     notes: list[str] = field(default_factory=list)
+    abs_loss: float = 0.0
     errors: dict[str, float] = field(init=False)
 
     def __post_init__(self) -> None:
         self.errors = {
-            name: relative_error(a, self.numerical[name]) for name, a in self.analytic.items()
+            name: relative_error(a, self.numerical[name], floor=self.floor)
+            for name, a in self.analytic.items()
         }
+
+    @property
+    def floor(self) -> float:
+        """The smallest gradient size errors are measured against (see the module doc)."""
+        return rounding_floor(self.abs_loss, self.eps)
+
+    def below_floor(self) -> list[str]:
+        """Names of the tensors whose gradients are smaller than :attr:`floor`."""
+        return [
+            name
+            for name, a in self.analytic.items()
+            if a.size and max(np.abs(a).max(), np.abs(self.numerical[name]).max()) < self.floor
+        ]
 
     @property
     def max_error(self) -> float:
@@ -140,6 +186,12 @@ class GradcheckReport:
                 row += f"  FAIL  worst at {where}: analytic {av:.6g}, numerical {nv:.6g}"
             lines.append(row)
         lines.extend(f"  note: {note}" for note in self.notes)
+        small = self.below_floor()
+        if small:
+            lines.append(
+                f"  note: {', '.join(small)}: gradients below the rounding floor "
+                f"{self.floor:.1e} = 4 u |L| / (eps * 1e-7); errors are relative to the floor"
+            )
         bad = [n for n in names if not self.errors[n] <= tol]
         if bad:
             lines.append(
@@ -213,12 +265,18 @@ class _Snapshot:
 # --- the check ----------------------------------------------------------------------------
 
 
-def _numerical_grad(f: Callable[[], float], arr: np.ndarray, eps: float) -> np.ndarray:
-    """Central differences of f() with respect to every element of arr (perturbed in place)."""
+def _numerical_grad(
+    f: Callable[[], float], arr: np.ndarray, eps: float
+) -> tuple[np.ndarray, float]:
+    """Central differences of f() with respect to every element of arr (perturbed in place).
+
+    Returns (the gradient, shaped like arr;  the largest |f| met, for the rounding floor).
+    """
     flat = arr.reshape(-1)
     if not np.shares_memory(flat, arr):  # cannot happen: arr is always our own contiguous copy
         raise RuntimeError("gradcheck: internal error, the perturbed array is not contiguous.")
     grad = np.empty(arr.size, dtype=np.float64)
+    abs_f = 0.0
     for i in range(flat.size):
         old = flat[i]
         flat[i] = old + eps
@@ -227,7 +285,8 @@ def _numerical_grad(f: Callable[[], float], arr: np.ndarray, eps: float) -> np.n
         f_minus = f()
         flat[i] = old  # put it back exactly
         grad[i] = (f_plus - f_minus) / (2 * eps)
-    return grad.reshape(arr.shape)
+        abs_f = max(abs_f, abs(f_plus), abs(f_minus))
+    return grad.reshape(arr.shape), abs_f
 
 
 def _check_grad(grad: object, expected: tuple[int, ...], who: str, name: str) -> np.ndarray:
@@ -263,9 +322,9 @@ def gradcheck(
     What is checked depends on the first argument:
 
     - a Layer (Dense, ReLU, a Sequential model...), x: its input. Without a loss the
-      scalar is L = sum(layer.forward(x) * R) with a fixed random R (from ``seed``) of
-      the output's shape, so every output element matters. With ``loss=`` and
-      ``target=`` it is L = loss(layer.forward(x), target), the real training objective.
+      scalar is L = sum(output * R), output = layer.forward(x), with a fixed random R
+      (from ``seed``) of the output's shape, so every output element matters. With
+      ``loss=`` and ``target=`` it is L = loss(output, target), the real training objective.
       Checked: dL/dx ("input") and every parameter ("W", "b", or "0.W" in a Sequential).
     - a Loss, x: its prediction, ``target=`` required. Checked: dL/dpred ("input").
     - a function f(x) -> (L, dL/dx). Checked: dL/dx ("input").
@@ -279,6 +338,9 @@ def gradcheck(
     that draws random numbers in forward (dropout) must be put in eval mode first.
 
     eps: the finite-difference step; 1e-6 balances truncation and rounding errors.
+    Rounding still limits each numerical derivative to about 2.2e-16 |L| / eps, so
+    gradients much smaller than |L| (a mean loss over many examples) are measured
+    against a floor rather than against themselves: see the module docstring.
     """
     eps = check_positive(eps, owner="gradcheck", name="eps")
     x_in = check_array(x, owner="gradcheck", name="x")
@@ -343,7 +405,9 @@ def _check_loss(
     try:
         loss.forward(x64, target)
         analytic = _check_grad(loss.backward(), x64.shape, f"{loss!r}.backward()", "the input")
-        numerical = _numerical_grad(lambda: float(loss.forward(x64, target)), x64, eps)
+        numerical, abs_loss = _numerical_grad(
+            lambda: float(loss.forward(x64, target)), x64, eps
+        )
     finally:
         snapshot.restore()
     return GradcheckReport(
@@ -353,6 +417,7 @@ def _check_loss(
         analytic={"input": analytic},
         numerical={"input": numerical},
         notes=notes,
+        abs_loss=abs_loss,
     )
 
 
@@ -370,7 +435,7 @@ def _check_function(
             f"got {type(out).__name__}."
         )
     analytic = _check_grad(out[1], x64.shape, f"{name}(x)", "x")
-    numerical = _numerical_grad(lambda: float(fn(x64)[0]), x64, eps)
+    numerical, abs_loss = _numerical_grad(lambda: float(fn(x64)[0]), x64, eps)
     return GradcheckReport(
         checked=f"{name}(x)",
         objective=f"{name}(x)[0]",
@@ -378,6 +443,7 @@ def _check_function(
         analytic={"input": analytic},
         numerical={"input": numerical},
         notes=notes,
+        abs_loss=abs_loss,
     )
 
 
@@ -416,14 +482,14 @@ def _check_layer(
             )
         if loss is None:
             r = rng.standard_normal(np.shape(y))
-            objective = "sum(y * R), R fixed random"
+            objective = "sum(output * R), R fixed random"
 
             def f() -> float:
                 return float(np.sum(layer.forward(x64) * r))
 
             grad_x = layer.backward(r)
         else:
-            objective = f"{loss!r}(y, target)"
+            objective = f"{loss!r}(output, target)"
 
             def f() -> float:
                 return float(loss.forward(layer.forward(x64), target))
@@ -433,9 +499,11 @@ def _check_layer(
         analytic = {"input": _check_grad(grad_x, x64.shape, f"{layer!r}.backward", "the input")}
         for name, p in params.items():
             analytic[name] = _check_grad(p.grad, p.value.shape, f"{layer!r}.backward", name)
-        numerical = {"input": _numerical_grad(f, x64, eps)}
-        for name, p in params.items():
-            numerical[name] = _numerical_grad(f, p.value, eps)
+        perturbed = {"input": x64} | {name: p.value for name, p in params.items()}
+        numerical, abs_loss = {}, 0.0
+        for name, arr in perturbed.items():
+            numerical[name], largest = _numerical_grad(f, arr, eps)
+            abs_loss = max(abs_loss, largest)
     finally:
         for p, value, grad in reversed(saved_params):
             p.value, p.grad = value, grad
@@ -447,4 +515,5 @@ def _check_layer(
         analytic=analytic,
         numerical=numerical,
         notes=_widened_note(widened),
+        abs_loss=abs_loss,
     )

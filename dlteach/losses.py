@@ -48,6 +48,12 @@ class Loss:
         owner = repr(self)
         pred = check_array(pred, owner=owner, name="pred")
         target = check_array(target, owner=owner, name="target", kind="number")
+        for name, a in (("pred", pred), ("target", target)):
+            if a.ndim == 0:
+                raise ShapeError(
+                    f"{owner}: expected {name} with a batch axis, shape (N,) or (N, D), got "
+                    f"a single number. For one example write np.array([{name}])."
+                )
         check_same_length(pred, target, owner=owner, names=("pred", "target"))
         if pred.shape != target.shape:
             hint = ""

@@ -92,9 +92,14 @@ def perceptron_update(
     owner = "perceptron_update"
     w, b = _check_weights(w, b, owner=owner)
     x_i = check_array(x_i, owner=owner, name="x_i", shape=(w.shape[0],), kind="number")
-    if isinstance(y_i, np.ndarray) and y_i.ndim == 0:
+    if isinstance(y_i, np.ndarray):
+        if y_i.ndim != 0:
+            raise ShapeError(
+                f"{owner}: the label y_i must be a single number 0 or 1, got an array of "
+                f"shape {y_i.shape}. Pass y[i], not y[i:i + 1]."
+            )
         y_i = y_i.item()
-    if isinstance(y_i, bool) or y_i not in (0, 1):
+    if isinstance(y_i, bool | np.bool_) or y_i not in (0, 1):
         raise InvalidValueError(f"{owner}: the label y_i must be 0 or 1, got {y_i!r}.")
     lr = check_positive(lr, owner=owner, name="lr")
     new_w, new_b, _ = _update(w, b, x_i.astype(np.float64), int(y_i), lr)

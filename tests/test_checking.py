@@ -17,6 +17,7 @@ from dlteach.checking import (
     check_function,
     check_value,
     compare,
+    failed_verdict,
     format_number,
     format_value,
 )
@@ -302,3 +303,21 @@ def test_integers_requires_an_int_where_the_reference_returns_one():
                           exercise="flag", integers=True).status == "failed"
     assert check_function(lambda n: n / 2, lambda n: n / 2, cases, exercise="ratio",
                           integers=True).status == "passed"
+
+
+def test_failed_verdict_lays_out_lines_like_check_function():
+    v = failed_verdict(
+        "nand",
+        ("", "your (w, b) = ([1.0, 1.0], -1.5)"),
+        ("problem", "step(w · x + b) is wrong for 4 of the 4 inputs " * 3),
+        ("got", "[[1, 2],\n [3, 4]]"),
+        ("hint", "write z for each input"),
+    )
+    assert v.status == "failed" and v.exercise == "nand"
+    lines = v.message.splitlines()
+    assert lines[0] == "your (w, b) = ([1.0, 1.0], -1.5)"
+    assert lines[1].startswith("problem: step(w · x + b)")
+    assert lines[2].startswith("         ")  # wrapped prose, aligned under its text
+    assert "got: [[1, 2],\n      [3, 4]]" in v.message  # a value keeps its layout
+    assert lines[-1] == "hint: write z for each input"
+    assert all(len(line) <= 90 for line in lines)

@@ -18,6 +18,17 @@ def test_parameter_holds_value_and_zero_grad():
     assert repr(p) == "Parameter(W, shape=(2, 3), dtype=float64)"
 
 
+def test_parameter_copies_the_array_so_training_never_changes_the_callers():
+    from dlteach.optim import SGD
+
+    W = np.ones((2, 2))
+    p = Parameter(W, "W")
+    p.grad += 1.0
+    SGD([p], lr=0.5).step()
+    np.testing.assert_array_equal(W, np.ones((2, 2)))  # the caller's array is untouched
+    np.testing.assert_array_equal(p.value, np.full((2, 2), 0.5))
+
+
 def test_sequential_names_parameters_by_position():
     model = Sequential(Dense(4, 3, rng=0), Dense(3, 2, rng=1))
     assert list(model.named_parameters()) == ["0.W", "0.b", "1.W", "1.b"]

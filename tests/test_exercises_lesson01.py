@@ -63,8 +63,25 @@ def test_step_written_for_numbers_only_reports_the_array_error():
     assert "your function raised ValueError: The truth value of an array" in v.message
 
 
-def test_step_returning_booleans_passes():
-    assert ex.check_step(lambda z: np.asarray(z) >= 0).status == "passed"
+def test_step_returning_booleans_fails_asking_for_integers():
+    # The exercise asks for 0/1 integers; True/False compare equal to them, so only the
+    # type gives booleans away.
+    for booleans in (lambda z: np.asarray(z) >= 0, lambda z: z >= 0):
+        v = ex.check_step(booleans)
+        assert_failed_showing(
+            v,
+            "case 1 of 5: a positive number",
+            "problem: expected 0/1 integers, got booleans (True/False)",
+            "expected: 1",
+            "got: True",
+            ".astype(int)",
+            "np.where",
+        )
+
+
+def test_step_returning_integers_or_floats_passes():
+    assert ex.check_step(lambda z: (np.asarray(z) >= 0).astype(int)).status == "passed"
+    assert ex.check_step(lambda z: np.heaviside(z, 1)).status == "passed"
 
 
 def test_update_that_modifies_w_in_place_fails_even_though_the_values_are_right():
@@ -100,6 +117,35 @@ def test_update_with_the_wrong_sign_or_the_bias_left_out():
     assert "element [1] of the result: expected 0.0, got -1.0" in v.message
 
 
+def test_update_that_pushes_the_line_down_on_every_negative_example_fails():
+    # Right on every mistake and on correct positives, wrong on correct negatives.
+    def always_down_on_negatives(w, b, x_i, y_i, lr):
+        y_hat = 1 if w @ x_i + b >= 0 else 0
+        error = 1 - y_hat if y_i == 1 else -1
+        return w + lr * error * x_i, b + lr * error
+
+    v = ex.check_perceptron_update(always_down_on_negatives)
+    assert_failed_showing(
+        v,
+        "case 7 of 7: a correct negative prediction (y=0, ŷ=0) must not change w or b",
+        "expected: ([-1.0, 0.0], 0.0)",
+        "got: ([-2.0, 0.0], -1.0)",
+    )
+
+
+def test_update_cases_are_labelled_by_what_the_rule_does():
+    # The false alarm of case 6 (z = 0.1 >= 0 but y = 0) moves w; case 7 does not.
+    w, b = np.array([0.2, -0.4, 0.1]), 0.3
+    x_i = np.array([-1.0, 0.5, 2.0])
+    assert perceptron.weighted_sum(x_i, w, b) == pytest.approx(0.1)
+    new_w, new_b = perceptron.perceptron_update(w, b, x_i, 0, 0.5)
+    np.testing.assert_allclose(new_w, w - 0.5 * x_i)
+    new_w, new_b = perceptron.perceptron_update(np.array([-1.0, 0.0]), 0.0,
+                                                np.array([1.0, 0.0]), 0, 1.0)
+    np.testing.assert_array_equal(new_w, [-1.0, 0.0])
+    assert new_b == 0.0
+
+
 def test_update_returning_only_w():
     v = ex.check_perceptron_update(lambda w, b, x_i, y_i, lr: w)
     assert "expected a tuple of 2 values, got an array of shape (2,)" in v.message
@@ -116,21 +162,53 @@ def test_count_mistakes_counting_correct_predictions_instead():
     assert "expected: 0" in v.message and "got: 4" in v.message
 
 
-def test_nand_with_and_weights_fails_and_shows_the_outputs():
+def test_nand_with_and_weights_fails_and_shows_w_b_z_and_the_outputs():
     v = ex.check_nand_weights(lambda: (np.array([1.0, 1.0]), -1.5))
-    assert_failed_showing(v, "expected: [1, 1, 1, 0]", "got: [0, 0, 0, 1]")
+    assert_failed_showing(
+        v,
+        "problem: step(w · x + b) is wrong for 4 of the 4 inputs",
+        "your (w, b) = ([1.0, 1.0], -1.5)",
+        "inputs: x = (0, 0), (0, 1), (1, 0), (1, 1)",
+        "z = w · x + b = [-1.5, -0.5, -0.5, 0.5]",
+        "got: step(z) = [0, 0, 0, 1]",
+        "expected: [1, 1, 1, 0]",
+        "hint: The perceptron outputs 1 when z = w · x + b >= 0",
+    )
+    assert "X = " not in v.message  # nand_weights() takes no arguments
+
+
+def test_nand_wrong_on_one_input_counts_it():
+    v = ex.check_nand_weights(lambda: (np.array([-1.0, -1.0]), 2.5))
+    assert_failed_showing(v, "wrong for 1 of the 4 inputs", "z = w · x + b = [2.5, 1.5, 1.5, 0.5]")
 
 
 def test_nand_returning_the_wrong_structure():
     v = ex.check_nand_weights(lambda: np.array([-1.0, -1.0, 1.5]))
-    assert "must return a pair (w, b)" in v.message
+    assert_failed_showing(v, "must return a pair (w, b)", "got: [-1.0, -1.0, 1.5]")
     v = ex.check_nand_weights(lambda: (np.array([-1.0, -1.0, 0.0]), 1.5))
-    assert "raised ValueError: nand_weights() must return w of shape (2,), got shape (3,)" in (
-        " ".join(v.message.split())
-    )
+    assert_failed_showing(v, "problem: w must be an array of 2 numbers (shape (2,)), got shape",
+                          "your (w, b) = ([-1.0, -1.0, 0.0], 1.5)")
 
 
-@pytest.mark.parametrize("w, b", [([-2.0, -2.0], 3.0), ([-1.0, -1.0], 1.5), ([-0.5, -0.7], 1.0)])
+@pytest.mark.parametrize("b, what", [(np.array([1.5]), "an array of shape (1,)"),
+                                     (np.array([[1.5]]), "an array of shape (1, 1)"),
+                                     (None, "None")])
+def test_nand_with_a_bias_that_is_not_one_number_says_so(b, what):
+    # np.array([1.5]) used to be blamed on weighted_sum, which the learner never called.
+    v = ex.check_nand_weights(lambda: (np.array([-1.0, -1.0]), b))
+    assert_failed_showing(v, f"problem: b must be a single number, got {what}",
+                          "your (w, b) = ([-1.0, -1.0], ", "not as an array")
+    assert "weighted_sum" not in v.message
+
+
+def test_nand_that_raises_is_reported_without_a_traceback():
+    v = ex.check_nand_weights(lambda: 1 / 0)
+    assert_failed_showing(v, "your function raised ZeroDivisionError: division by zero")
+
+
+@pytest.mark.parametrize("w, b", [([-2.0, -2.0], 3.0), ([-1.0, -1.0], 1.5), ([-0.5, -0.7], 1.0),
+                                  ([-1, -1], 1), (np.array([-1.0, -1.0]), np.float64(1.5)),
+                                  (np.array([-1.0, -1.0]), np.array(1.5))])
 def test_any_nand_solution_passes(w, b):
     assert ex.check_nand_weights(lambda: (np.array(w), b)).status == "passed"
 

@@ -23,8 +23,9 @@ def dense_forward(x, W, b):
 
 def softmax_cross_entropy(logits, y):
     n, k = logits.shape
-    p = dl.softmax(logits)
-    return float(-np.mean(np.log(p[np.arange(n), y]))), (p - dl.one_hot(y, k)) / n
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))  # log-softmax
+    return float(-np.mean(log_p[np.arange(n), y])), (np.exp(log_p) - dl.one_hot(y, k)) / n
 
 
 def dense_backward(x, W, grad_y):
@@ -117,7 +118,7 @@ def test_softmax_cross_entropy_forgetting_the_mean_in_the_gradient():
         return loss, grad * len(y)
 
     v = ex.check_softmax_cross_entropy(no_mean)
-    assert "case 1 of 5: all logits equal: the loss is log K" in v.message
+    assert "case 1 of 6: all logits equal: the loss is log K" in v.message
     assert "element [1] of the result" in v.message
     assert "expected -0.3333, got -0.6667" in v.message
     assert "do not forget the 1/N" in v.message
@@ -133,7 +134,35 @@ def test_softmax_cross_entropy_without_the_max_shift_overflows():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         v = ex.check_softmax_cross_entropy(unstable)
-    assert_failed_showing(v, "case 5 of 5: large logits (exp(1000) overflows", "got: (nan")
+    assert_failed_showing(v, "case 5 of 6: large logits (exp(1000) overflows", "got: (nan")
+
+
+def test_softmax_cross_entropy_taking_the_log_of_the_softmax_fails_on_a_confident_mistake():
+    # Stable softmax, then np.log(P): fine while the right class is likely, but a
+    # confident mistake has P = e^-1000 = 0.0 and costs inf instead of 1000.
+    def log_of_softmax(logits, y):
+        n, k = logits.shape
+        p = dl.softmax(logits)
+        return float(-np.mean(np.log(p[np.arange(n), y]))), (p - dl.one_hot(y, k)) / n
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        v = ex.check_softmax_cross_entropy(log_of_softmax)
+    assert_failed_showing(
+        v,
+        "case 6 of 6: large logits, predicted WRONG",
+        "input: logits = [[1000.0, 0.0]], y = [1]",
+        "expected: (1000.0, [[1.0, -1.0]])",
+        "got: (inf, [[1.0, -1.0]])",
+    )
+    assert "log-softmax" in v.message and "-inf for a confident mistake" in " ".join(
+        v.message.split())
+
+
+def test_the_library_loss_is_finite_for_a_confident_mistake():
+    loss, grad = ex.softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([1]))
+    assert loss == 1000.0
+    np.testing.assert_array_equal(grad, [[1.0, -1.0]])
 
 
 def test_softmax_cross_entropy_summing_instead_of_averaging_the_loss():

@@ -154,6 +154,99 @@ def test_worst_element_points_at_the_bug():
     assert "worst at [1, 2]" in str(report)
 
 
+# --- a mean loss over many examples: rounding noise vs. gradients that shrink like 1/N ---------
+
+
+class TransposedWeightGrad(Dense):
+    """dL/dW computed as (x.T @ grad_y).T: the right shape only for a square W."""
+
+    def backward(self, grad_y):
+        self.W.grad += (self._x.T @ grad_y).T
+        self.b.grad += grad_y.sum(axis=0)
+        return grad_y @ self.W.value.T
+
+
+class DroppedBiasGrad(Dense):
+    """dL/db never accumulated."""
+
+    def backward(self, grad_y):
+        self.W.grad += self._x.T @ grad_y
+        return grad_y @ self.W.value.T
+
+
+def lesson_net(first=Dense, last=Dense):
+    """Lesson 2's shape of network (square layers, so that a transposed dW fits)."""
+    return Sequential(first(3, 3, rng=0), Sigmoid(), last(3, 3, rng=1))
+
+
+def labelled(n, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 3)), rng.integers(0, 3, size=n)
+
+
+@pytest.mark.parametrize("n", [20, 100, 300])
+def test_a_correct_network_passes_with_a_mean_loss_over_many_examples(n):
+    # Each gradient shrinks like 1/N, the rounding noise of a central difference does not:
+    # without the floor the input gradient's relative error was 1e-7 to 1e-6 here.
+    x, y = labelled(n)
+    report = gradcheck(lesson_net(), x, target=y, loss=SoftmaxCrossEntropy())
+    assert report.passed(), str(report)
+    assert report.max_error < 1e-7 / 2, str(report)
+
+
+def test_a_dense_layer_passes_on_a_thousand_examples():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(1000, 5)), rng.integers(0, 3, size=1000)
+    report = gradcheck(Dense(5, 3, rng=0), x, target=y, loss=SoftmaxCrossEntropy())
+    assert report.passed(), str(report)
+
+
+@pytest.mark.parametrize(
+    "model, guilty",
+    [
+        (lesson_net(first=HalvedInputGrad), ["input"]),
+        (lesson_net(last=HalvedInputGrad), ["input", "0.W", "0.b"]),
+        (lesson_net(first=DoubledWeightGrad), ["0.W"]),
+        (lesson_net(first=TransposedWeightGrad), ["0.W"]),
+        (lesson_net(last=TransposedWeightGrad), ["2.W"]),
+        (lesson_net(first=DroppedBiasGrad), ["0.b"]),
+        (lesson_net(last=DroppedBiasGrad), ["2.b"]),
+    ],
+)
+def test_real_bugs_still_fail_clearly_on_300_examples(model, guilty):
+    x, y = labelled(300)
+    report = gradcheck(model, x, target=y, loss=SoftmaxCrossEntropy())
+    assert report.failed() == guilty, str(report)
+    assert min(report.errors[name] for name in guilty) > 1e-3, str(report)  # 10^4 x the tol
+
+
+def test_the_floor_is_the_rounding_noise_over_the_tolerance_and_the_report_says_when_used():
+    x, y = labelled(300)
+    report = gradcheck(lesson_net(), x, target=y, loss=SoftmaxCrossEntropy())
+    loss = SoftmaxCrossEntropy()(lesson_net().forward(x), y)
+    assert report.abs_loss == pytest.approx(loss, rel=1e-3)
+    u = np.finfo(np.float64).eps
+    assert report.floor == pytest.approx(4 * u * report.abs_loss / (1e-6 * 1e-7))
+    assert report.below_floor() == ["input", "0.W"]
+    a, n = report.analytic["input"], report.numerical["input"]
+    assert report.errors["input"] == pytest.approx(np.abs(a - n).max() / report.floor)
+    assert relative_error(a, n) > 1e-7  # measured against itself, the noise would fail it
+    text = str(report)
+    assert "note: input, 0.W: gradients below the rounding floor" in text
+    assert "errors are relative to the floor" in text
+    # A few examples: every gradient is far above the floor, and no note.
+    x4, y4 = labelled(4)
+    small = gradcheck(lesson_net(), x4, target=y4, loss=SoftmaxCrossEntropy())
+    assert small.below_floor() == [] and "rounding floor" not in str(small)
+
+
+def test_the_objective_names_the_output_not_y():
+    x, y = labelled(4)
+    text = str(gradcheck(lesson_net(), x, target=y, loss=SoftmaxCrossEntropy()))
+    assert "  L = SoftmaxCrossEntropy()(output, target), eps = 1e-06" in text.splitlines()
+    assert "L = sum(output * R), R fixed random" in str(gradcheck(Dense(3, 2, rng=0), x))
+
+
 # --- nothing the caller owns is modified -----------------------------------------------------
 
 
@@ -241,6 +334,11 @@ def test_relative_error_definition():
     n = np.array([1.0, 3e-12])  # a tiny element that disagrees is rounding noise, not a bug
     assert relative_error(a, n) == pytest.approx(2e-12)
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    # The floor only matters for a tensor smaller than it.
+    assert relative_error(np.array([1e-4]), np.array([1e-4 + 1e-10]), floor=1e-3) == (
+        pytest.approx(1e-7))
+    assert relative_error(a, n, floor=1e-3) == pytest.approx(2e-12)
+    assert relative_error(np.zeros(3), np.zeros(3), floor=1.0) == 0.0
     assert relative_error(np.array([2.0, 0.0]), np.array([1.0, 0.0])) == 0.5
     assert np.isnan(relative_error(np.array([np.nan]), np.array([1.0])))
     with pytest.raises(ShapeError, match=r"relative_error: .*same shape, got \(2,\) and \(3,\)"):

@@ -325,3 +325,11 @@ def test_matches_pytorch():
         functional.mse_loss(torch.tensor(pred), torch.tensor(target)).item(), rel=1e-12
     )
     np.testing.assert_allclose(mse.backward(), t_pred.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [MSELoss(), BinaryCrossEntropy()])
+def test_a_single_number_instead_of_a_batch_is_named(loss):
+    with pytest.raises(ShapeError, match=r"expected pred with a batch axis.*got a single number"):
+        loss(np.float64(0.5), 1.0)
+    with pytest.raises(ShapeError, match=r"expected target with a batch axis"):
+        loss(np.array([0.5]), np.float64(1.0))

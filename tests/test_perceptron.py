@@ -293,3 +293,14 @@ def test_predict_and_report_before_fit_and_with_the_wrong_width():
     model.fit(GATE_X, GATES["or"])
     with pytest.raises(ShapeError, match=r"expected X of shape \(N, 2\), got \(4, 3\)"):
         model.predict(np.ones((4, 3)))
+
+
+def test_perceptron_update_names_a_label_given_as_an_array_or_a_boolean():
+    w, x = np.zeros(2), np.ones(2)
+    with pytest.raises(ShapeError, match=r"single number 0 or 1, got an array of shape \(1,\)"):
+        perceptron_update(w, 0.0, x, np.array([1]), 0.1)
+    for flag in (True, np.True_):
+        with pytest.raises(InvalidValueError, match="the label y_i must be 0 or 1"):
+            perceptron_update(w, 0.0, x, flag, 0.1)
+    new_w, _ = perceptron_update(w, -1.0, x, np.array(1), 0.1)  # a 0-d array is a number
+    np.testing.assert_allclose(new_w, [0.1, 0.1])

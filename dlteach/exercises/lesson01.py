@@ -8,11 +8,20 @@ reference in :mod:`dlteach.perceptron`, and returns a :class:`~dlteach.checking.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import numpy as np
 
-from dlteach.checking import Case, Verdict, check_function
+from dlteach.checking import (
+    PASSED,
+    Case,
+    Verdict,
+    check_function,
+    failed_verdict,
+    format_value,
+    not_attempted,
+)
 from dlteach.exercises import LESSON_EXERCISES
 from dlteach.perceptron import count_mistakes, perceptron_update, step, weighted_sum
 
@@ -56,7 +65,7 @@ def check_step(fn: Callable) -> Verdict:
         Case((np.array([-2.0, -0.001, 0.0, 0.001, 3.0]),), label="an array"),
         Case((np.array([[1.0, -1.0], [0.0, -5.0]]),), label="a 2-D array"),
     ]
-    return check_function(
+    verdict = check_function(
         fn,
         step,
         cases,
@@ -66,6 +75,24 @@ def check_step(fn: Callable) -> Verdict:
             "For arrays compare all elements at once, e.g. (z >= 0).astype(int) or np.where."
         ),
     )
+    if not verdict.passed:
+        return verdict
+    # The values are right; booleans compare equal to 0/1, so their type is checked apart.
+    for i, case in enumerate(cases):
+        got = fn(*copy.deepcopy(case.args))
+        if isinstance(got, bool | np.bool_) or np.asarray(got).dtype == np.bool_:
+            return failed_verdict(
+                "step",
+                ("", f"case {i + 1} of {len(cases)}: {case.label}"),
+                ("problem", "expected 0/1 integers, got booleans (True/False)"),
+                ("input", f"z = {format_value(case.args[0])}"),
+                ("expected", format_value(step(*case.args))),
+                ("got", format_value(got)),
+                ("hint", "a comparison such as z >= 0 gives True/False. Turn it into the "
+                         "integers 1/0 with (np.asarray(z) >= 0).astype(int), or with "
+                         "np.where(np.asarray(z) >= 0, 1, 0)."),
+            )
+    return verdict
 
 
 def check_perceptron_update(fn: Callable) -> Verdict:
@@ -82,7 +109,9 @@ def check_perceptron_update(fn: Callable) -> Verdict:
         Case((np.array([0.2, -0.4, 0.1]), 0.3, np.array([1.0, 2.0, -1.0]), 1, 0.1),
              label="learning rate 0.1"),
         Case((np.array([0.2, -0.4, 0.1]), 0.3, np.array([-1.0, 0.5, 2.0]), 0, 0.5),
-             label="a correct negative prediction"),
+             label="false alarm (z = 0.1, so ŷ=1 but y=0) with learning rate 0.5"),
+        Case((np.array([-1.0, 0.0]), 0.0, np.array([1.0, 0.0]), 0, 1.0),
+             label="a correct negative prediction (y=0, ŷ=0) must not change w or b"),
     ]
     return check_function(
         fn,
@@ -130,30 +159,73 @@ def _nand_truth(X: np.ndarray) -> np.ndarray:
     return 1 - (X[:, 0] * X[:, 1]).astype(np.int64)
 
 
+_NAND_HINT = (
+    "The perceptron outputs 1 when z = w · x + b >= 0 and 0 when z < 0. Write z for each "
+    "input: b for (0, 0), w2 + b for (0, 1), w1 + b for (1, 0), w1 + w2 + b for (1, 1). Then "
+    "pick w1, w2, b that make the last one negative and the other three zero or more."
+)
+
+
 def check_nand_weights(fn: Callable) -> Verdict:
-    """nand_weights() -> (w, b): a perceptron that computes NAND on the four inputs."""
+    """nand_weights() -> (w, b): a perceptron that computes NAND on the four inputs.
+
+    w must have shape (2,) and b must be a single number; the verdict then shows the
+    learner's (w, b), the four pre-activations z = w · x + b and the outputs step(z).
+    """
     if not callable(fn):
-        return check_function(fn, _nand_truth, [Case((_GATE_X,))], exercise="nand_weights")
-
-    def perceptron_outputs(X: np.ndarray) -> np.ndarray:
+        return check_function(fn, lambda: None, [Case(())], exercise="nand_weights")
+    try:
         answer = fn()
-        if not isinstance(answer, tuple | list) or len(answer) != 2:
-            raise TypeError(
-                "nand_weights() must return a pair (w, b): weights of shape (2,) and a bias"
-            )
-        w, b = np.asarray(answer[0], dtype=float), answer[1]
-        if w.shape != (2,):
-            raise ValueError(f"nand_weights() must return w of shape (2,), got shape {w.shape}")
-        return step(weighted_sum(X, w, b))
-
-    return check_function(
-        perceptron_outputs,
-        _nand_truth,
-        [Case((_GATE_X,), label="the four inputs of the gate")],
-        exercise="nand_weights",
-        hint=(
-            "The perceptron outputs 1 when w · x + b >= 0 and 0 when it is < 0. Write that "
-            "condition for each of the four inputs (0,0), (0,1), (1,0), (1,1) and pick "
-            "w1, w2, b that satisfy all four."
-        ),
+    except NotImplementedError:
+        return not_attempted("nand_weights")
+    except Exception as exc:  # the learner's bug, reported without a traceback
+        raised = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return failed_verdict("nand_weights", ("problem", f"your function raised {raised}"),
+                        ("hint", _NAND_HINT))
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        return failed_verdict(
+            "nand_weights",
+            ("problem", "nand_weights() must return a pair (w, b): weights w of shape (2,) "
+                        "and a bias b, a single number"),
+            ("got", format_value(answer)),
+            ("hint", "end the function with return np.array([w1, w2]), b"),
+        )
+    w, b = answer
+    try:
+        w_arr, b_arr = np.asarray(w), np.asarray(b)
+    except ValueError:  # a ragged list
+        w_arr, b_arr = np.asarray(None), np.asarray(None)
+    if w_arr.dtype.kind not in "biuf" or w_arr.shape != (2,):
+        what = f"shape {w_arr.shape}" if w_arr.dtype.kind in "biuf" else format_value(w)
+        return failed_verdict(
+            "nand_weights",
+            ("problem", f"w must be an array of 2 numbers (shape (2,)), got {what}"),
+            ("", f"your (w, b) = {format_value(answer)}"),
+            ("hint", "one weight per input: w = np.array([w1, w2])"),
+        )
+    if b_arr.dtype.kind not in "biuf" or b_arr.ndim != 0:
+        what = f"an array of shape {b_arr.shape}" if b_arr.dtype.kind in "biuf" else (
+            format_value(b))
+        return failed_verdict(
+            "nand_weights",
+            ("problem", f"b must be a single number, got {what}"),
+            ("", f"your (w, b) = {format_value(answer)}"),
+            ("hint", "the bias is one number shared by all inputs: return it as a plain "
+                     "number (a float), not as an array such as np.array([b])"),
+        )
+    z = _GATE_X @ w_arr.astype(np.float64) + float(b_arr)
+    got, expected = step(z), _nand_truth(_GATE_X)
+    wrong = int(np.sum(got != expected))
+    if wrong == 0:
+        return Verdict("nand_weights", PASSED, "1 case")
+    return failed_verdict(
+        "nand_weights",
+        ("problem", f"step(w · x + b) is wrong for {wrong} of the 4 inputs"),
+        ("", f"your (w, b) = {format_value(answer)}"),
+        ("inputs", "x = (0, 0), (0, 1), (1, 0), (1, 1)"),
+        ("", f"z = w · x + b = {format_value(z)}"),
+        ("got", f"step(z) = {format_value(got)}"),
+        ("expected", f"{format_value(expected)}  (NAND is 0 only for x = (1, 1))"),
+        ("hint", _NAND_HINT),
     )
+

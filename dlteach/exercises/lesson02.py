@@ -3,7 +3,8 @@
 Each ``check_<name>(fn)`` runs the learner's function on a handful of cases, including
 the edge cases that catch the usual mistakes (a batch of one example, one output unit,
 non-square weights that expose a missing transpose, logits large enough to overflow
-``exp``), against the library's reference, and returns a :class:`~dlteach.checking.Verdict`.
+``exp``, a confident mistake whose probability rounds to 0), against the library's
+reference, and returns a :class:`~dlteach.checking.Verdict`.
 
 The references are the library's own code: :func:`dlteach.activations.sigmoid_grad`,
 :class:`dlteach.dense.Dense`, :class:`dlteach.losses.SoftmaxCrossEntropy` and
@@ -154,6 +155,8 @@ def check_softmax_cross_entropy(fn: Callable) -> Verdict:
         Case((_rounded(rng, size=(5, 4)), np.array([3, 0, 1, 1, 2])), label="a batch of 5"),
         Case((np.array([[1000.0, 0.0], [-1000.0, 990.0]]), np.array([0, 1])),
              label="large logits (exp(1000) overflows: subtract each row's maximum first)"),
+        Case((np.array([[1000.0, 0.0]]), np.array([1])),
+             label="large logits, predicted WRONG (P = e^-1000 rounds to 0; the loss is 1000)"),
     ]
     return check_function(
         fn,
@@ -161,10 +164,12 @@ def check_softmax_cross_entropy(fn: Callable) -> Verdict:
         cases,
         exercise="softmax_cross_entropy",
         hint=(
-            "P = softmax(logits) row by row (subtract each row's max before np.exp); the loss "
-            "is the mean over the N examples of -log P[i, y_i], e.g. "
-            "-np.mean(np.log(P[np.arange(N), y])). The gradient is (P - Y) / N with Y the "
-            "one-hot labels: do not forget the 1/N, the loss is a mean."
+            "Subtract each row's max, z = logits - logits.max(axis=1, keepdims=True), then "
+            "take the log-softmax, log_P = z - np.log(np.exp(z).sum(axis=1, keepdims=True)), "
+            "instead of np.log(softmax(logits)), which gives log(0) = -inf for a confident "
+            "mistake. The loss is the mean over the N examples of -log_P[i, y_i], e.g. "
+            "-np.mean(log_P[np.arange(N), y]). The gradient is (P - Y) / N with P = "
+            "np.exp(log_P) and Y the one-hot labels: do not forget the 1/N, the loss is a mean."
         ),
     )
 
