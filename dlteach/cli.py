@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import subprocess
 import sys
@@ -57,14 +58,16 @@ def _print_generate(result: GenerateResult) -> None:
 
 
 def _print_written(result: GenerateResult) -> None:
-    for path in result.backups:
-        print(f"backed up your version as {path}")
+    replaced = [p for p in result.reasons if p not in result.kept]
+    for path, backup in zip(replaced, result.backups, strict=True):
+        print(f"backed up your version of {path} as {backup}: {result.reasons[path]}")
     written = [p for p in result.stale if p not in result.kept]
     for path in written:
         print(f"wrote {path}")
     for path in result.kept:
-        print(f"kept {path}: it holds your work (outputs or filled-in exercises); "
-              "'dlteach generate --force' replaces it after saving a backup copy beside it")
+        print(f"kept {path} unchanged, not overwritten: {result.reasons[path]}.\n"
+              f"  To update it, run 'dlteach generate --force': it first saves your version "
+              f"as {path.parent / path.stem}.backup-<time>.ipynb, then writes the new one.")
     kept = f", {len(result.kept)} kept" if result.kept else ""
     print(f"{NOTEBOOKS_DIR}/: {len(written)} written, {len(result.unchanged)} unchanged{kept}.")
 
@@ -90,7 +93,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     from dlteach.tools.grader import grade
 
-    if args.timeout <= 0:
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
         raise CourseError(f"--timeout must be a positive number of seconds, got {args.timeout}.")
     report = grade(args.notebook, timeout_per_cell=args.timeout)
     print(report.to_json() if args.json else report.table())

@@ -32,11 +32,24 @@ def scores_to_labels(
     if isinstance(scores, np.ndarray | list | tuple) and np.asarray(scores).dtype == np.bool_:
         scores = np.asarray(scores).astype(np.int64)  # True/False are the labels 1/0
     arr = check_array(scores, owner=owner, name=name, kind="number")
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        where = bad[0] if len(bad) == 1 else bad
+        raise InvalidValueError(
+            f"{owner}: {name} holds {arr[bad]} at index {where}; a prediction must be a "
+            "finite number (did the model's weights or loss blow up?)."
+        )
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim == 1:
         if arr.dtype.kind in "iu":
             return arr.astype(np.int64, copy=False)
+        if arr.size and arr.max() >= 2 and np.all(arr == np.round(arr)):
+            raise InvalidValueError(
+                f"{owner}: {name} holds floats that are whole numbers up to {arr.max():g}: "
+                "class labels stored as floats? Convert them with .astype(int). (1-D floats "
+                "are read as probabilities of class 1.)"
+            )
         return (arr >= threshold).astype(np.int64)
     if arr.ndim == 2:
         return np.argmax(arr, axis=1)

@@ -133,7 +133,12 @@ def test_grade_exit_codes_and_json(tmp_path, capsys):
     assert code == 2 and "not a notebook (the file is not JSON)" in out
     path = write(solution(), tmp_path / "lesson.ipynb")
     code, out, _ = run(capsys, "grade", str(path))
-    assert code == 0 and "1/1 passed — all passed!" in out
+    # Every check passed, but the notebook belongs to no known lesson, so nothing says
+    # that every exercise was there: exit 1, with a warning, never "all passed".
+    assert code == 1 and "1/1 passed" in out and "all passed!" not in out
+    assert "warning: could not tell which lesson" in out
+    code, out, _ = run(capsys, "grade", str(path), "--timeout", "nan")
+    assert code == 2
     failing = solution()
     failing.cells[2].source = failing.cells[2].source.replace("2 * x", "3 * x")
     code, out, _ = run(capsys, "grade", str(write(failing, tmp_path / "wrong.ipynb")), "--json")

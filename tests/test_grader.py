@@ -100,7 +100,7 @@ def test_errors_and_timeouts_are_reported_and_later_checks_still_run(tmp_path):
         "verdict('second', 'failed', 'input: x = 4.0\\nexpected: 2.0')",
     ), tmp_path / "tiny.ipynb")
     report = grade(path, timeout_per_cell=2)
-    assert report.error is None
+    assert report.error_kind == "unknown lesson"  # a made-up notebook: graded all the same
     assert report.exercises == [ExerciseResult("first", PASSED, "1 case"),
                                 ExerciseResult("second", FAILED, "input: x = 4.0\nexpected: 2.0")]
     assert [(p.cell, p.kind) for p in report.problems] == [(4, "timeout"), (5, "error")]
@@ -203,3 +203,48 @@ def test_lesson1_wrong_answer_fails_with_input_and_expected_and_missing_check_is
     assert "expected: -1.25" in message and "got: -1.75" in message
 
 
+
+
+# ---------------------------------------------------------------- what counts, and for which lesson
+
+
+@needs_lesson1
+def test_outputs_saved_in_the_file_never_count_only_what_runs_now(tmp_path):
+    # The solution, saved with every check showing ✅, but its kernel dies in cell 1.
+    nb = nbformat.read(LESSON1, as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    first.source = "import os\nos._exit(0)"
+    report = grade(write(nb, tmp_path / "01_perceptron.ipynb"), timeout_per_cell=30)
+    assert {e.status for e in report.exercises} == {NOT_RUN}, report.table()
+    assert not report.all_passed
+    assert "the cells after it were not run" in report.table()
+
+
+@needs_lesson1
+def test_a_renamed_copy_is_graded_against_every_exercise_of_its_lesson(tmp_path):
+    nb = nbformat.read(LESSON1, as_version=4)
+    nb.cells = [c for c in nb.cells if "check_nand_weights" not in c.source]
+    report = grade(write(nb, tmp_path / "01_perceptron-alice.ipynb"))
+    assert [e.name for e in report.exercises] == list(expected_exercises(LESSON1))
+    assert report.exercises[-1].status == NOT_RUN
+    assert not report.all_passed and report.error is None
+
+
+def test_the_lesson_comes_from_the_checks_the_notebook_imports(tmp_path):
+    nb = v4.new_notebook(cells=[v4.new_code_cell("from dlteach.exercises import lesson02 as ex")])
+    report = grade(write(nb, tmp_path / "01_perceptron.ipynb"))  # lesson 2, under lesson 1's name
+    assert [e.name for e in report.exercises] == list(expected_exercises("02_backpropagation"))
+    assert {e.status for e in report.exercises} == {NOT_RUN}
+    assert "named like lesson 01_perceptron, but its checks come from lesson 02" in (
+        report.table())
+
+
+def test_a_notebook_of_no_known_lesson_is_never_all_passed(tmp_path):
+    show = ("from dlteach.checking import Verdict\n"
+            "Verdict('homework', 'passed', '1 case')")
+    report = grade(write(v4.new_notebook(cells=[v4.new_code_cell(show)]),
+                         tmp_path / "homework.ipynb"))
+    assert [(e.name, e.status) for e in report.exercises] == [("homework", PASSED)]
+    assert report.error_kind == "unknown lesson" and not report.all_passed
+    assert "warning: could not tell which lesson" in report.table()
+    assert report.to_dict()["all_passed"] is False

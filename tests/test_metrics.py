@@ -95,3 +95,20 @@ def test_confusion_matrix_errors():
 
 def test_metrics_registry():
     assert METRICS["accuracy"] is accuracy
+
+
+def test_nan_or_inf_predictions_are_an_error_not_a_score():
+    with pytest.raises(InvalidValueError, match=r"accuracy: y_pred holds nan at index 0"):
+        accuracy([0, 1], [np.nan, 0.7])
+    with pytest.raises(InvalidValueError, match=r"y_pred holds inf at index \(1, 0\)"):
+        accuracy([0, 1], [[0.2, 0.1], [np.inf, 0.3]])
+    with pytest.raises(InvalidValueError, match="confusion_matrix: y_pred holds nan"):
+        confusion_matrix([0, 1], [0.2, np.nan])
+
+
+def test_class_labels_stored_as_floats_are_not_read_as_probabilities():
+    with pytest.raises(InvalidValueError, match=r"whole numbers up to 2: class labels stored as "
+                                                r"floats\? Convert them with \.astype\(int\)"):
+        accuracy([0, 1, 2], [0.0, 1.0, 2.0])
+    assert accuracy([0, 1, 2], np.array([0.0, 1.0, 2.0]).astype(int)) == 1.0
+    assert accuracy([0, 1, 1], [0.0, 1.0, 1.0]) == 1.0  # 0/1 floats are fine either way

@@ -2,15 +2,23 @@
 
 Every check cell displays a ``Verdict`` whose mimebundle carries
 ``application/vnd.dlteach.verdict+json`` = ``{"exercise", "status", "message"}``.
-The grader runs the whole notebook (errors allowed, so later checks still report),
-keeps the last verdict per exercise, and reports each expected exercise as
-passed, failed (with its message), not attempted, or not run (its check never
-showed a verdict: the notebook stopped first, or the check cell was deleted).
+The grader clears the outputs the file was saved with (only what runs now counts),
+runs the whole notebook (errors allowed, so later checks still report), keeps the
+last verdict per exercise, and reports each expected exercise as passed, failed
+(with its message), not attempted, or not run (its check never showed a verdict:
+the notebook stopped first, or the check cell was deleted).
+
+Which exercises are expected comes from the lesson the notebook belongs to: the
+lesson module its ``from dlteach.exercises import lessonNN`` cell imports, else its
+file name. A notebook of no known lesson is graded on the verdicts it shows, but
+never reported as all passed.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,8 +68,9 @@ class GradeReport:
 
     @property
     def all_passed(self) -> bool:
-        """True when the notebook ran and every exercise (at least one) passed."""
-        return (self.error is None and bool(self.exercises)
+        """True when the notebook ran to its end and every exercise (at least one) passed."""
+        stopped = any(p.kind not in ("error", "timeout", "note") for p in self.problems)
+        return (self.error is None and not stopped and bool(self.exercises)
                 and all(e.status == PASSED for e in self.exercises))
 
     def counts(self) -> dict[str, int]:
@@ -88,7 +97,8 @@ class GradeReport:
         """A readable report: one row per exercise, failure details indented below."""
         lines = [f"Grade of {self.notebook}"]
         if self.error:
-            lines.append(f"  could not grade: {self.error}")
+            label = "warning" if self.error_kind == "unknown lesson" else "could not grade"
+            lines.append(f"  {label}: {self.error}")
         if self.exercises:
             width = max(len("exercise"), *(len(e.name) for e in self.exercises))
             lines.append(f"  {'exercise'.ljust(width)}  status")
@@ -114,12 +124,47 @@ class GradeReport:
         return self.table()
 
 
+_LESSON_IMPORT = re.compile(r"from\s+dlteach\.exercises\s+import\s+(lesson\d+)\b")
+
+
 def _expected_exercises(path: Path) -> tuple[str, ...] | None:
     try:
         from dlteach.exercises import expected_exercises
     except ImportError:  # the exercise registry is not installed: rely on verdicts seen
         return None
     return expected_exercises(path)
+
+
+def lesson_of(nb: NotebookNode, path: Path) -> tuple[str | None, str | None]:
+    """(the lesson the notebook belongs to, or None;  a note when its name says otherwise).
+
+    The lesson module the notebook imports its checks from decides, so a renamed copy
+    (``01_perceptron-alice.ipynb``) is still graded against every exercise of its lesson.
+    Without such an import the file name decides.
+    """
+    try:
+        from dlteach.exercises import LESSON_EXERCISES
+    except ImportError:
+        return None, None
+    modules = {m.group(1) for cell in nb.cells if cell.get("cell_type") == "code"
+               for m in _LESSON_IMPORT.finditer(str(cell.get("source", "")))}
+    lessons = set()
+    for module in sorted(modules):
+        try:
+            lessons.add(importlib.import_module(f"dlteach.exercises.{module}").LESSON)
+        except (ImportError, AttributeError):
+            continue
+    stem = path.stem
+    if len(lessons) == 1:
+        lesson = lessons.pop()
+        note = None
+        if stem in LESSON_EXERCISES and stem != lesson:
+            note = (f"the file is named like lesson {stem}, but its checks come from lesson "
+                    f"{lesson}: graded as {lesson}.")
+        return lesson, note
+    if not lessons and stem in LESSON_EXERCISES:
+        return stem, None
+    return None, None
 
 
 def collect_verdicts(nb: NotebookNode) -> dict[str, ExerciseResult]:
@@ -158,6 +203,19 @@ def grade(path: str | Path, timeout_per_cell: float = 60) -> GradeReport:
         report.error, report.error_kind = str(exc), "unreadable"
         report.exercises = [ExerciseResult(name, NOT_RUN) for name in expected or ()]
         return report
+    lesson, note = lesson_of(nb, path)
+    expected = _expected_exercises(Path(lesson)) if lesson is not None else None
+    if lesson is None:
+        report.error = ("could not tell which lesson this notebook belongs to (no "
+                        "'from dlteach.exercises import lessonNN' cell, and its name is not a "
+                        "lesson's), so there is no list of exercises to check it against: "
+                        "graded on the verdicts it shows, never 'all passed'.")
+        report.error_kind = "unknown lesson"
+    if note:
+        report.problems.append(Problem(0, "note", note))
+    for cell in nb.cells:  # only what runs now counts, not what the file was saved with
+        if cell.get("cell_type") == "code":
+            cell.outputs, cell.execution_count = [], None
     try:
         events = execute_notebook(nb, path.resolve().parent, timeout_per_cell=timeout_per_cell,
                                   stop_on_error=False)

@@ -13,11 +13,17 @@ execution count, drops the cell metadata about execution, and keeps everything
 else (cell ids, markdown, other metadata, notebook metadata) unchanged.
 The same input always gives the same bytes, so ``notebooks/`` can be checked
 into git and tested for being up to date.
+
+Every file ``generate`` writes carries a fingerprint of its cells (types and sources)
+in ``metadata["dlteach"]["generated_sha256"]``. Before replacing a learner notebook,
+``generate`` recomputes it: a file whose cells changed since it was generated (a note,
+an edited demo, a filled-in exercise, even unrun) holds the learner's work and is kept.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import shutil
@@ -43,6 +49,9 @@ BEGIN_RE = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\r?\n?$")
 END_RE = re.compile(r"^[ \t]*### END SOLUTION[ \t]*\r?\n?$")
 # Cell metadata written by executing a cell (nbclient timings, the ExecuteTime extension).
 EXECUTION_METADATA = ("execution", "ExecuteTime")
+# Notebook metadata where generated files record the fingerprint of their cells.
+METADATA_KEY = "dlteach"
+FINGERPRINT_KEY = "generated_sha256"
 
 
 class SolutionMarkerError(DLTeachError, ValueError):
@@ -113,6 +122,29 @@ def make_learner_notebook(nb: NotebookNode, *, name: str = "notebook") -> Notebo
         for key in EXECUTION_METADATA:
             cell.metadata.pop(key, None)
     return learner
+
+
+def cells_fingerprint(nb: NotebookNode) -> str:
+    """sha256 of the notebook's cell types and sources, in order.
+
+    Only what a learner writes counts: cell ids, cell and notebook metadata, outputs and
+    execution counts are left out, so JupyterLab saving an unedited notebook (adding a
+    kernelspec, language_info, cell ids or cell metadata) keeps the same fingerprint.
+    """
+    cells = []
+    for cell in nb.cells:
+        source = cell.get("source", "")
+        if isinstance(source, list):  # the on-disk form, if a caller skipped nbformat.reads
+            source = "".join(source)
+        cells.append([cell.get("cell_type"), source])
+    text = json.dumps(cells, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stamp_fingerprint(nb: NotebookNode) -> NotebookNode:
+    """Record :func:`cells_fingerprint` in ``nb.metadata["dlteach"]`` (in place); return nb."""
+    nb.metadata[METADATA_KEY] = {FINGERPRINT_KEY: cells_fingerprint(nb)}
+    return nb
 
 
 def notebook_bytes(nb: NotebookNode) -> bytes:
@@ -203,8 +235,16 @@ def make_start_page(
         "4. Changed something earlier in the notebook? Run the cells again from the top "
         "(*Kernel → Restart Kernel and Run All Cells*).\n"
         "\n"
-        "To grade a whole lesson in a fresh kernel, run in a terminal "
-        "`dlteach grade notebooks/<lesson>.ipynb`."
+        "To grade a whole lesson in a fresh kernel, save it, then run in a cell of any "
+        "notebook here (they all start in this folder):\n"
+        "\n"
+        "```python\n"
+        "from dlteach.tools.grader import grade\n"
+        "print(grade(\"01_perceptron.ipynb\"))\n"
+        "```\n"
+        "\n"
+        "or, in a terminal in the course folder, "
+        "`python -m dlteach grade notebooks/01_perceptron.ipynb`."
     )
     listing = (
         "## The lessons\n"
@@ -235,13 +275,15 @@ class GenerateResult:
     extra: notebooks in ``notebooks/`` that no solution generates (never deleted).
     uncatalogued: solution notebooks that are not in the lesson catalog.
     kept: stale notebooks left alone because they hold a learner's work (see
-        :func:`holds_learner_work`); ``force=True`` replaces them after a backup.
+        :func:`learner_work`); ``force=True`` replaces them after a backup.
+    reasons: for each kept or backed-up notebook, why it counts as a learner's work.
     backups: where the learner's versions were copied before being replaced.
     """
 
     stale: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
+    reasons: dict[Path, str] = field(default_factory=dict)
     backups: list[Path] = field(default_factory=list)
     extra: list[Path] = field(default_factory=list)
     uncatalogued: list[Path] = field(default_factory=list)
@@ -266,36 +308,48 @@ def expected_learner_files(
             )
         rel = f"{SOLUTIONS_DIR}/{path.name}"
         nb = read_notebook(path)
-        files[path.name] = notebook_bytes(make_learner_notebook(nb, name=rel))
-    files[START_PAGE] = notebook_bytes(make_start_page({p.stem for p in solutions}, lessons))
+        learner = stamp_fingerprint(make_learner_notebook(nb, name=rel))
+        files[path.name] = notebook_bytes(learner)
+    start = stamp_fingerprint(make_start_page({p.stem for p in solutions}, lessons))
+    files[START_PAGE] = notebook_bytes(start)
     return files
 
 
-def holds_learner_work(path: Path, generated: bytes) -> bool:
-    """True when the notebook at ``path`` was run or filled in by someone.
+def learner_work(path: Path, generated: bytes) -> str | None:
+    """Why the notebook at ``path`` holds someone's work, or None if replacing it loses nothing.
 
-    Generated notebooks carry no outputs and one ``raise NotImplementedError()`` stub per
-    exercise; a file with outputs, execution counts or fewer stubs than ``generated`` has
-    been worked on. An unreadable file counts as work too: never overwrite what we cannot
-    read.
+    Replacing is safe only when the file's cells (types and sources) are still those
+    ``generate`` wrote, as its stored fingerprint proves, or already those of
+    ``generated``, and no cell was run. Anything else is work: outputs or execution counts,
+    cells changed since generation (run or not), a file without a fingerprint (not written
+    by this ``generate``), or a file we cannot read.
     """
     try:
         nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        fingerprint = cells_fingerprint(nb)
     except Exception:
-        return True
+        return "it cannot be read as a notebook"
     if any(c.get("outputs") or c.get("execution_count") is not None for c in _code_cells(nb)):
-        return True
-    fresh = nbformat.reads(generated.decode("utf-8"), as_version=4)
-    return _count_stubs(nb) < _count_stubs(fresh)
+        return "it has been run (it has outputs or execution counts)"
+    if fingerprint == cells_fingerprint(nbformat.reads(generated.decode("utf-8"), as_version=4)):
+        return None  # same cells as the new version: only metadata differs
+    stamp = nb.metadata.get(METADATA_KEY)
+    stored = stamp.get(FINGERPRINT_KEY) if isinstance(stamp, dict) else None
+    if not isinstance(stored, str):
+        return ("it has no dlteach fingerprint, so it may hold edits "
+                "(it was not written by this version of 'dlteach generate')")
+    if fingerprint != stored:
+        return "its cells were edited since 'dlteach generate' wrote it (even if never run)"
+    return None
+
+
+def holds_learner_work(path: Path, generated: bytes) -> bool:
+    """True when the notebook at ``path`` holds someone's work (see :func:`learner_work`)."""
+    return learner_work(path, generated) is not None
 
 
 def _code_cells(nb: NotebookNode) -> list[NotebookNode]:
     return [c for c in nb.cells if c.get("cell_type") == "code"]
-
-
-def _count_stubs(nb: NotebookNode) -> int:
-    """Exercise gaps left in the code cells (markdown may mention the stub in prose)."""
-    return sum(c.source.count("raise NotImplementedError()") for c in _code_cells(nb))
 
 
 def _backup_path(target: Path) -> Path:
@@ -318,9 +372,10 @@ def generate_learner_notebooks(
     """Regenerate ``notebooks/`` from ``solutions/`` (or, with ``check``, only compare).
 
     Files already identical are not rewritten. Extra notebooks are reported, not deleted:
-    they may hold a learner's own work. A stale notebook that holds a learner's work
-    (outputs or filled-in exercises) is kept as it is, unless ``force``: then it is first
-    copied to ``<name>.backup-<time>.ipynb`` beside it, so nothing a learner saved is lost.
+    they may hold a learner's own work. A stale notebook is replaced only if its cells are
+    still exactly what ``generate`` wrote (see :func:`learner_work`); any other is kept as
+    it is, unless ``force``: then it is first copied to ``<name>.backup-<time>.ipynb``
+    beside it, so nothing a learner saved is lost.
     """
     course_dir = Path(course_dir)
     expected = expected_learner_files(course_dir, lessons)
@@ -337,7 +392,9 @@ def generate_learner_notebooks(
         result.stale.append(rel)
         if check:
             continue
-        if target.is_file() and holds_learner_work(target, data):
+        reason = learner_work(target, data) if target.is_file() else None
+        if reason is not None:
+            result.reasons[rel] = reason
             if not force:
                 result.kept.append(rel)
                 continue
