@@ -86,6 +86,9 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray, *, threshold: float = 0.5) 
     return float(np.mean(t == p))
 
 
+_MAX_INFERRED_CLASSES = 10_000  # beyond this, a label is more likely a bug than a class
+
+
 def confusion_matrix(
     y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None, *, threshold: float = 0.5
 ) -> np.ndarray:
@@ -104,6 +107,11 @@ def confusion_matrix(
         raise InvalidValueError(f"{owner}: labels must be >= 0, got a label {lo}.")
     seen = max(int(t.max()), int(p.max())) + 1
     if n_classes is None:
+        if seen > _MAX_INFERRED_CLASSES:
+            raise InvalidValueError(
+                f"{owner}: the largest label is {seen - 1}, which would make a "
+                f"{seen:,} x {seen:,} matrix; check the labels, or pass n_classes."
+            )
         k = seen
     else:
         k = check_positive_int(n_classes, owner=owner, name="n_classes")

@@ -308,6 +308,13 @@ def plot_image_grid(
                 raise ShapeError(f"{owner}: expected {n} {name} (one per image), got {len(arr)}.")
         checked.append(arr)
     labels, predictions = checked
+    if class_names is not None:
+        used = [int(a.max()) for a in checked if a is not None and a.size]
+        if used and max(used) >= len(class_names):
+            raise InvalidValueError(
+                f"{owner}: got {len(class_names)} class_names, but a label or prediction is "
+                f"{max(used)}: give one name per class (0..{max(used)})."
+            )
 
     def text(c: int) -> str:
         return class_names[c] if class_names is not None else str(c)

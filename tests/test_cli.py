@@ -184,6 +184,17 @@ def test_refresh_failures(course, capsys):
     assert code == 2 and "unknown lesson '99'" in err
 
 
+def test_a_failing_lesson_leaves_the_lessons_refreshed_before_it_complete(course, capsys):
+    write(solution("raise ValueError('boom')"), course / "solutions" / "02_backpropagation.ipynb")
+    code, _, err = run(capsys, "--course-dir", str(course), "refresh",
+                       "solutions/01_perceptron.ipynb", "2")  # a path works as well as a number
+    assert code == 1
+    assert "02_backpropagation.ipynb, cell 5" in err
+    assert "Refreshed before it, with notebooks/ regenerated: solutions/01_perceptron.ipynb" in err
+    # Lesson 1 was refreshed, and its learner notebook (and the start page) are current.
+    assert run(capsys, "--course-dir", str(course), "generate", "--check")[0] == 0
+
+
 def test_open_starts_jupyterlab_on_the_start_page(course, capsys, monkeypatch):
     launched = []
     monkeypatch.setattr(cli, "launch", lambda command, cwd: launched.append((command, cwd)) or 0)

@@ -188,5 +188,9 @@ def test_force_backs_up_the_complete_file_before_replacing_it(course, capsys):
             "its cells were edited since") in out
     assert path.read_bytes() == expected_learner_files(course)[LESSON]
     assert "extra:" not in out  # the backup is not reported as a stray notebook
-    # The replacement is a fresh generated file: the next run leaves everything alone.
-    assert generate(capsys, course).splitlines()[-1] == "notebooks/: 0 written, 2 unchanged."
+    # The replacement is a fresh generated file: the next run leaves everything alone,
+    # and the backup (the learner's own copy) is not "extra" for --check either.
+    out = generate(capsys, course)
+    assert out.splitlines()[-1] == "notebooks/: 0 written, 2 unchanged."
+    assert "extra:" not in out
+    assert generate_learner_notebooks(course, check=True).up_to_date

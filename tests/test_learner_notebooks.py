@@ -176,6 +176,9 @@ def test_catalog_is_ordered_and_lessons_are_found_by_stem_or_number():
         "neurons, weights and bias, Rosenblatt's learning rule, and why XOR needs hidden layers")
     assert find_lesson("01_perceptron") is LESSONS[0]
     assert find_lesson("1") is LESSONS[0] and find_lesson("02") is LESSONS[1]
+    # A notebook's path, as tab completion types it, names its lesson too.
+    assert find_lesson("solutions/01_perceptron.ipynb") is LESSONS[0]
+    assert find_lesson("notebooks/02_backpropagation.ipynb") is LESSONS[1]
     with pytest.raises(CourseError, match=r"unknown lesson '99'; the lessons are: 01_perceptron"):
         find_lesson("99")
 

@@ -112,3 +112,9 @@ def test_class_labels_stored_as_floats_are_not_read_as_probabilities():
         accuracy([0, 1, 2], [0.0, 1.0, 2.0])
     assert accuracy([0, 1, 2], np.array([0.0, 1.0, 2.0]).astype(int)) == 1.0
     assert accuracy([0, 1, 1], [0.0, 1.0, 1.0]) == 1.0  # 0/1 floats are fine either way
+
+
+def test_a_huge_label_is_named_instead_of_allocating_a_huge_matrix():
+    with pytest.raises(InvalidValueError, match=r"confusion_matrix: the largest label is "
+                                                r"1000000000, which would make a"):
+        confusion_matrix([0, 10**9], [0, 1])

@@ -243,3 +243,13 @@ def test_plot_history_of_a_real_history():
             h[key].append(v)
     axes = plot_history(h, metrics=["loss"])
     assert len(axes) == 1 and len(axes[0].lines) == 2  # no best_epoch: no marker
+
+
+def test_image_grid_with_too_few_class_names_names_the_problem_and_opens_no_figure():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    with pytest.raises(InvalidValueError, match=r"got 2 class_names, but a label or prediction "
+                                                r"is 2: give one name per class \(0\.\.2\)"):
+        plot_image_grid(np.zeros((3, 4, 4)), np.array([0, 1, 2]), class_names=["a", "b"])
+    assert plt.get_fignums() == before

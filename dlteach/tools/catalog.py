@@ -56,7 +56,11 @@ START_PAGE = "00_start_here.ipynb"
 
 
 def find_lesson(name: str, lessons: tuple[Lesson, ...] = LESSONS) -> Lesson:
-    """The lesson named by its stem (``"01_perceptron"``) or its number (``"01"`` or ``"1"``)."""
+    """The lesson named by its stem (``"01_perceptron"``), its number (``"01"`` or ``"1"``)
+    or its notebook's path (``"solutions/01_perceptron.ipynb"``, as tab completion types it).
+    """
+    if name.endswith(".ipynb"):
+        name = Path(name).stem
     for lesson in lessons:
         if name in (lesson.stem, lesson.number) or (
             name.isdigit() and int(name) == int(lesson.number)

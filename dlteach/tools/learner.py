@@ -352,6 +352,9 @@ def _code_cells(nb: NotebookNode) -> list[NotebookNode]:
     return [c for c in nb.cells if c.get("cell_type") == "code"]
 
 
+_BACKUP_NAME = re.compile(r"\.backup-[0-9T-]+(-\d+)?\.ipynb$")
+
+
 def _backup_path(target: Path) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     candidate = target.with_name(f"{target.stem}.backup-{stamp}.ipynb")
@@ -404,8 +407,8 @@ def generate_learner_notebooks(
         out_dir.mkdir(exist_ok=True)
         target.write_bytes(data)
     if out_dir.is_dir():
+        # Backups made by --force are the learner's own copies, never "extra".
         result.extra = [Path(NOTEBOOKS_DIR) / p.name for p in sorted(out_dir.glob("*.ipynb"))
-                        if p.name not in expected and p.name not in
-                        {b.name for b in result.backups}]
+                        if p.name not in expected and not _BACKUP_NAME.search(p.name)]
     result.written = not check
     return result

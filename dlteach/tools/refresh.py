@@ -88,8 +88,20 @@ def refresh(
 ) -> GenerateResult:
     """Re-run the named solution notebooks (default: all), then regenerate ``notebooks/``."""
     course_dir = Path(course_dir)
+    done: list[str] = []
     for path in solution_paths(course_dir, lessons):
         if progress:
             progress(f"running {SOLUTIONS_DIR}/{path.name}")
-        refresh_notebook(path, timeout_per_cell=timeout_per_cell)
+        try:
+            refresh_notebook(path, timeout_per_cell=timeout_per_cell)
+        except RefreshError as exc:
+            if not done:
+                raise
+            # The lessons refreshed before the failure keep their new outputs: bring
+            # their learner notebooks up to date too, so nothing is left half-done.
+            generate_learner_notebooks(course_dir)
+            raise RefreshError(
+                f"{exc} Refreshed before it, with notebooks/ regenerated: {', '.join(done)}."
+            ) from None
+        done.append(f"{SOLUTIONS_DIR}/{path.name}")
     return generate_learner_notebooks(course_dir)
