@@ -247,6 +247,20 @@ def _is_int(x: object) -> bool:
     return isinstance(x, Integral | np.integer) and not isinstance(x, bool | np.bool_)
 
 
+def _is_bool(x: object) -> bool:
+    """A boolean, or an array of booleans."""
+    return isinstance(x, bool | np.bool_) or (isinstance(x, np.ndarray) and x.dtype == np.bool_)
+
+
+def _type_problem(expected: object, got: object, *, integers: bool, booleans: bool) -> str | None:
+    """What is wrong with the type of a result whose values are right, or None."""
+    if not booleans and _is_bool(got) and not _is_bool(expected):
+        return "expected 0/1 integers, got booleans (True/False)"
+    if integers and _is_int(expected) and not _is_int(got):
+        return f"expected an int, got {_kind(got)}"
+    return None
+
+
 def compare(expected: object, got: object, *, rtol: float = 1e-6, atol: float = 1e-8) -> str | None:
     """None when ``got`` matches ``expected``, else one sentence saying how it differs.
 
@@ -407,11 +421,15 @@ def check_function(
     rtol: float = 1e-6,
     atol: float = 1e-8,
     integers: bool = False,
+    booleans: bool = True,
 ) -> Verdict:
     """Run ``student_fn`` and ``reference_fn`` on every case and compare the results.
 
     integers: where the reference returns an int, require one (2.0 is then wrong: a size
     or a count used as an index or a shape must be a whole number).
+    booleans: False to refuse True/False where the reference returns numbers (they
+    compare equal to 1/0, so only their type gives them away).
+    Such type problems are reported once every value is right: the values tell more.
 
     Each function gets its own deep copy of the inputs, so the learner cannot spoil a
     later case; a learner function that modifies an input fails (the caller owns it).
@@ -476,9 +494,9 @@ def check_function(
             if _is_scalar(expected) and _is_scalar(got):
                 reason = "wrong value"  # the expected and got lines say the rest
             return _failed(exercise, problem=reason, expected=expected, got=got, **common)  # type: ignore[arg-type]
-        if integers and wrong_type is None and _is_int(expected) and not _is_int(got):
-            wrong_type = dict(problem=f"expected an int, got {_kind(got)}", expected=expected,
-                              got=got, **common)
+        problem = _type_problem(expected, got, integers=integers, booleans=booleans)
+        if problem and wrong_type is None:
+            wrong_type = dict(problem=problem, expected=expected, got=got, **common)
     if wrong_type is not None:  # reported once every value is right: values tell more
         return _failed(exercise, **wrong_type)  # type: ignore[arg-type]
     return Verdict(exercise, PASSED, f"{n} case{'s' if n != 1 else ''}")

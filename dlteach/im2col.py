@@ -65,11 +65,7 @@ def conv_output_size(
     size = check_positive_int(size, owner=owner, name="size")
     kernel = check_positive_int(kernel, owner=owner, name="kernel")
     stride = check_positive_int(stride, owner=owner, name="stride")
-    if isinstance(padding, bool) or not isinstance(padding, Integral):
-        raise DTypeError(f"{owner}: expected padding to be an integer, got {padding!r}.")
-    if padding < 0:
-        raise InvalidValueError(f"{owner}: padding must be at least 0, got {padding}.")
-    padding = int(padding)
+    padding = check_positive_int(padding, owner=owner, name="padding", minimum=0)
     if size + 2 * padding < kernel:
         raise InvalidValueError(
             f"{owner}: the input (size {size}, padding {padding}, so {size + 2 * padding} "

@@ -135,12 +135,12 @@ def check_positive(value: object, *, owner: str, name: str) -> float:
     return float(value)
 
 
-def check_positive_int(value: object, *, owner: str, name: str) -> int:
-    """Return ``value`` as an int after checking that it is an integer >= 1."""
+def check_positive_int(value: object, *, owner: str, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int after checking that it is an integer >= minimum (1)."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise DTypeError(f"{owner}: expected {name} to be an integer, got {type(value).__name__}.")
-    if value < 1:
-        raise InvalidValueError(f"{owner}: {name} must be at least 1, got {value}.")
+    if value < minimum:
+        raise InvalidValueError(f"{owner}: {name} must be at least {minimum}, got {value}.")
     return int(value)
 
 

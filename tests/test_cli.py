@@ -12,28 +12,13 @@ from pathlib import Path
 import nbformat
 import nbformat.v4 as v4
 import pytest
+from notebook_helpers import VERDICT, write
 
 from dlteach import cli
 from dlteach.tools.catalog import LESSONS
 from dlteach.tools.grader import VERDICT_MIMETYPE
 
 REPO = Path(__file__).resolve().parents[1]
-
-VERDICT = (
-    "from IPython.display import display\n"
-    "def verdict(name, status, message=''):\n"
-    "    display({'text/plain': f'{name}: {status}',\n"
-    f"             {VERDICT_MIMETYPE!r}: dict(exercise=name, status=status, message=message)}},\n"
-    "            raw=True)"
-)
-
-
-def write(nb: nbformat.NotebookNode, path: Path) -> Path:
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
 
 
 def solution(*extra: str) -> nbformat.NotebookNode:

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import nbformat.v4 as v4
 import pytest
+from notebook_helpers import VERDICT, write
 
 import dlteach.checking
 from dlteach.exercises import expected_exercises
@@ -30,14 +31,6 @@ from dlteach.tools.grader import (
 REPO = Path(__file__).resolve().parents[1]
 LESSON1 = REPO / "solutions" / "01_perceptron.ipynb"
 needs_lesson1 = pytest.mark.skipif(not LESSON1.is_file(), reason="lesson 1 is not written yet")
-
-
-
-def write(nb: nbformat.NotebookNode, path: Path) -> Path:
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, path)
-    return path
 
 
 def notebook(*sources: str) -> nbformat.NotebookNode:
@@ -79,16 +72,6 @@ def test_report_table_json_and_all_passed():
                                     "message": "input: x = 1\nexpected: 2"}
     assert GradeReport("x.ipynb", [ExerciseResult("a", PASSED)]).all_passed
     assert not GradeReport("x.ipynb").all_passed  # nothing graded is not a pass
-
-
-# Emits verdicts by hand through the protocol: cheap enough for a 1-2 s cell limit.
-VERDICT = (
-    "from IPython.display import display\n"
-    "def verdict(name, status, message=''):\n"
-    "    display({'text/plain': f'{name}: {status}',\n"
-    f"             {VERDICT_MIMETYPE!r}: dict(exercise=name, status=status, message=message)}},\n"
-    "            raw=True)"
-)
 
 
 def test_errors_and_timeouts_are_reported_and_later_checks_still_run(tmp_path):

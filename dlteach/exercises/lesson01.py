@@ -8,7 +8,6 @@ reference in :mod:`dlteach.perceptron`, and returns a :class:`~dlteach.checking.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 import numpy as np
@@ -65,34 +64,19 @@ def check_step(fn: Callable) -> Verdict:
         Case((np.array([-2.0, -0.001, 0.0, 0.001, 3.0]),), label="an array"),
         Case((np.array([[1.0, -1.0], [0.0, -5.0]]),), label="a 2-D array"),
     ]
-    verdict = check_function(
+    return check_function(
         fn,
         step,
         cases,
         exercise="step",
         hint=(
             "step(z) is 1 where z >= 0 and 0 elsewhere; z exactly 0 gives 1 (use >=, not >). "
-            "For arrays compare all elements at once, e.g. (z >= 0).astype(int) or np.where."
+            "For arrays compare all elements at once: a comparison such as z >= 0 gives "
+            "True/False, so turn it into 1/0 with (np.asarray(z) >= 0).astype(int), or with "
+            "np.where(np.asarray(z) >= 0, 1, 0)."
         ),
+        booleans=False,
     )
-    if not verdict.passed:
-        return verdict
-    # The values are right; booleans compare equal to 0/1, so their type is checked apart.
-    for i, case in enumerate(cases):
-        got = fn(*copy.deepcopy(case.args))
-        if isinstance(got, bool | np.bool_) or np.asarray(got).dtype == np.bool_:
-            return failed_verdict(
-                "step",
-                ("", f"case {i + 1} of {len(cases)}: {case.label}"),
-                ("problem", "expected 0/1 integers, got booleans (True/False)"),
-                ("input", f"z = {format_value(case.args[0])}"),
-                ("expected", format_value(step(*case.args))),
-                ("got", format_value(got)),
-                ("hint", "a comparison such as z >= 0 gives True/False. Turn it into the "
-                         "integers 1/0 with (np.asarray(z) >= 0).astype(int), or with "
-                         "np.where(np.asarray(z) >= 0, 1, 0)."),
-            )
-    return verdict
 
 
 def check_perceptron_update(fn: Callable) -> Verdict:

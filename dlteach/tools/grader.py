@@ -16,7 +16,6 @@ never reported as all passed.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from dlteach.checking import VERDICT_MIMETYPE
-from dlteach.tools.catalog import CourseError
+from dlteach.exercises import LESSON_EXERCISES
+from dlteach.tools.catalog import CourseError, find_lesson
 from dlteach.tools.execute import cell_summary, execute_notebook
 from dlteach.tools.learner import read_notebook
 
@@ -127,14 +127,6 @@ class GradeReport:
 _LESSON_IMPORT = re.compile(r"from\s+dlteach\.exercises\s+import\s+(lesson\d+)\b")
 
 
-def _expected_exercises(path: Path) -> tuple[str, ...] | None:
-    try:
-        from dlteach.exercises import expected_exercises
-    except ImportError:  # the exercise registry is not installed: rely on verdicts seen
-        return None
-    return expected_exercises(path)
-
-
 def lesson_of(nb: NotebookNode, path: Path) -> tuple[str | None, str | None]:
     """(the lesson the notebook belongs to, or None;  a note when its name says otherwise).
 
@@ -142,17 +134,13 @@ def lesson_of(nb: NotebookNode, path: Path) -> tuple[str | None, str | None]:
     (``01_perceptron-alice.ipynb``) is still graded against every exercise of its lesson.
     Without such an import the file name decides.
     """
-    try:
-        from dlteach.exercises import LESSON_EXERCISES
-    except ImportError:
-        return None, None
     modules = {m.group(1) for cell in nb.cells if cell.get("cell_type") == "code"
                for m in _LESSON_IMPORT.finditer(str(cell.get("source", "")))}
     lessons = set()
-    for module in sorted(modules):
+    for module in modules:  # lesson02 -> the catalog's lesson "02", 02_backpropagation
         try:
-            lessons.add(importlib.import_module(f"dlteach.exercises.{module}").LESSON)
-        except (ImportError, AttributeError):
+            lessons.add(find_lesson(module.removeprefix("lesson")).stem)
+        except CourseError:
             continue
     stem = path.stem
     if len(lessons) == 1:
@@ -196,7 +184,7 @@ def grade(path: str | Path, timeout_per_cell: float = 60) -> GradeReport:
     """
     path = Path(path)
     report = GradeReport(notebook=str(path))
-    expected = _expected_exercises(path)
+    expected = LESSON_EXERCISES.get(path.stem)
     try:
         nb = read_notebook(path)
     except CourseError as exc:
@@ -204,7 +192,7 @@ def grade(path: str | Path, timeout_per_cell: float = 60) -> GradeReport:
         report.exercises = [ExerciseResult(name, NOT_RUN) for name in expected or ()]
         return report
     lesson, note = lesson_of(nb, path)
-    expected = _expected_exercises(Path(lesson)) if lesson is not None else None
+    expected = LESSON_EXERCISES[lesson] if lesson is not None else None
     if lesson is None:
         report.error = ("could not tell which lesson this notebook belongs to (no "
                         "'from dlteach.exercises import lessonNN' cell, and its name is not a "
