@@ -79,7 +79,8 @@ class Conv2D(Layer):
                 f"{self!r}: init must be one of {sorted(INITIALIZERS)}, got {init!r}."
             )
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
-        self.W = Parameter(INITIALIZERS[init](shape, as_rng(rng), dtype), "W")
+        gen = as_rng(rng, owner="Conv2D", name="rng")
+        self.W = Parameter(INITIALIZERS[init](shape, gen, dtype), "W")
         # Without a bias there is no Parameter b, so optimizers never see it.
         self.b = Parameter(np.zeros(self.out_channels, dtype=dtype), "b") if bias else None
         self._cache: tuple | None = None

@@ -79,7 +79,7 @@ def make_blobs(
     Returns X: (n, 2) float64, y: (n,) int64 with labels 0..K-1.
     """
     owner = "make_blobs"
-    rng = as_rng(seed)
+    rng = as_rng(seed, owner="make_blobs")
     if isinstance(centers, Real) and not isinstance(centers, bool):
         k = check_positive_int(centers, owner=owner, name="centers (the number of classes)")
         angles = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(k) / k
@@ -104,7 +104,7 @@ def make_xor(n: int = 200, noise: float = 0.2, seed: Seed = 0) -> tuple[np.ndarr
     owner = "make_xor"
     noise = _check_noise(noise, owner)
     n = _check_n(n, owner, 4)
-    rng = as_rng(seed)
+    rng = as_rng(seed, owner="make_xor")
     corner = np.repeat(np.arange(4), _class_sizes(n, 4))
     signs = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
     X = signs[corner] + noise * rng.standard_normal((n, 2))
@@ -121,7 +121,7 @@ def make_moons(n: int = 200, noise: float = 0.1, seed: Seed = 0) -> tuple[np.nda
     owner = "make_moons"
     noise = _check_noise(noise, owner)
     n = _check_n(n, owner, 2)
-    rng = as_rng(seed)
+    rng = as_rng(seed, owner="make_moons")
     n0, n1 = _class_sizes(n, 2)
     t0 = np.linspace(0, np.pi, n0)
     t1 = np.linspace(0, np.pi, n1)
@@ -145,7 +145,7 @@ def make_circles(
     if factor >= 1:
         raise InvalidValueError(f"{owner}: factor must lie in (0, 1), got {factor}.")
     n = _check_n(n, owner, 2)
-    rng = as_rng(seed)
+    rng = as_rng(seed, owner="make_circles")
     n0, n1 = _class_sizes(n, 2)
     t = np.concatenate([np.linspace(0, 2 * np.pi, n0, endpoint=False),
                         np.linspace(0, 2 * np.pi, n1, endpoint=False)])
@@ -170,7 +170,7 @@ def make_spirals(
     if k < 2:
         raise InvalidValueError(f"{owner}: n_classes must be at least 2, got {k}.")
     n = _check_n(n, owner, k)
-    rng = as_rng(seed)
+    rng = as_rng(seed, owner="make_spirals")
     sizes = _class_sizes(n, k)
     y = np.repeat(np.arange(k), sizes)
     # Radius 0..1 within each arm, built without a Python loop over the arms.
@@ -202,7 +202,7 @@ def make_checkerboard(
             f"{owner}: tiles must be at least 2 (one square has only one class), got {tiles}."
         )
     n = _check_n(n, owner, 2)
-    rng = as_rng(seed)
+    rng = as_rng(seed, owner="make_checkerboard")
     y = np.repeat([0, 1], _class_sizes(n, 2))
     # The (column, row) of every square, class 0's squares first, then class 1's.
     cols, rows = np.divmod(np.arange(tiles * tiles), tiles)
@@ -411,7 +411,7 @@ def train_val_test_split(
             f"{owner}: {n} examples are too few for val={val} and test={test}: "
             f"a part would be empty (train {n - n_test - n_val}, val {n_val}, test {n_test})."
         )
-    rng = as_rng(seed)
+    rng = as_rng(seed, owner="train_val_test_split")
     key = rng.permutation(n)  # a random rank for every example
     if stratify:
         if y.ndim != 1:
@@ -532,7 +532,7 @@ def minibatches(
         raise ShapeError(f"{owner}: expected X and y of shape (N, ...), got a scalar.")
     check_same_length(X, y, owner=owner, names=("X", "y"))
     batch_size = check_positive_int(batch_size, owner=owner, name="batch_size")
-    order = as_rng(seed).permutation(len(y)) if shuffle else None
+    order = as_rng(seed, owner="minibatches").permutation(len(y)) if shuffle else None
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for start in range(0, len(y), batch_size):

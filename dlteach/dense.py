@@ -34,7 +34,8 @@ class Dense(Layer):
             raise InvalidValueError(
                 f"{self!r}: init must be one of {sorted(INITIALIZERS)}, got {init!r}."
             )
-        self.W = Parameter(INITIALIZERS[init]((self.d_in, self.d_out), as_rng(rng), dtype), "W")
+        gen = as_rng(rng, owner="Dense", name="rng")
+        self.W = Parameter(INITIALIZERS[init]((self.d_in, self.d_out), gen, dtype), "W")
         self.b = Parameter(np.zeros(self.d_out, dtype=dtype), "b")
         self._x: np.ndarray | None = None
 

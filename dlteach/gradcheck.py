@@ -456,7 +456,7 @@ def _check_layer(
     seed: int | np.random.Generator | None,
     widened: list[str],
 ) -> GradcheckReport:
-    rng = as_rng(seed)
+    rng = as_rng(seed, owner="gradcheck")
     params: dict[str, Parameter] = layer.named_parameters()
     if "input" in params:
         raise InvalidValueError(

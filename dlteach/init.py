@@ -38,7 +38,8 @@ def xavier_uniform(
     shape = _check_shape(shape, "xavier_uniform")
     fan_in, fan_out = _fans(shape)
     a = np.sqrt(6.0 / (fan_in + fan_out))
-    return as_rng(rng).uniform(-a, a, size=shape).astype(dtype)
+    gen = as_rng(rng, owner="xavier_uniform", name="rng")
+    return gen.uniform(-a, a, size=shape).astype(dtype)
 
 
 def he_normal(
@@ -47,7 +48,8 @@ def he_normal(
     """He/Kaiming normal: Var(W) = 2 / fan_in, for ReLU networks."""
     shape = _check_shape(shape, "he_normal")
     fan_in, _ = _fans(shape)
-    return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+    gen = as_rng(rng, owner="he_normal", name="rng")
+    return (gen.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
 def normal(
@@ -58,7 +60,8 @@ def normal(
 ) -> np.ndarray:
     """Plain N(0, std^2): for showing what too small or too large initial weights do."""
     shape = _check_shape(shape, "normal")
-    return (as_rng(rng).standard_normal(shape) * std).astype(dtype)
+    gen = as_rng(rng, owner="normal", name="rng")
+    return (gen.standard_normal(shape) * std).astype(dtype)
 
 
 INITIALIZERS = {"xavier": xavier_uniform, "glorot": xavier_uniform, "he": he_normal}

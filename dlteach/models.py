@@ -95,7 +95,8 @@ def mlp(
         raise InvalidValueError(
             f"{owner}: init must be one of {sorted(INITIALIZERS)}, got {init!r}."
         )
-    rng = as_rng(rng)  # one Generator shared in order: layer i's weights depend on the seed
+    # One Generator shared in order: layer i's weights depend on the seed.
+    rng = as_rng(rng, owner="mlp", name="rng")
     n_dense = len(sizes) - 1
     layers: list[Layer] = []
     for i in range(n_dense):

@@ -156,7 +156,7 @@ class Perceptron:
         self.max_epochs = check_positive_int(max_epochs, owner="Perceptron", name="max_epochs")
         self.seed = seed
         self.shuffle = bool(shuffle)
-        as_rng(seed)  # validate the seed now rather than at fit time
+        as_rng(seed, owner="Perceptron")  # validate the seed now rather than at fit time
         self.w_: np.ndarray | None = None
         self.b_: float = 0.0
         self.converged_: bool = False
@@ -173,7 +173,7 @@ class Perceptron:
         y = check_labels(y, 2, owner=repr(self), name="y")
         check_same_length(X, y, owner=repr(self), names=("X", "y"))
         X = X.astype(np.float64)
-        rng = as_rng(self.seed)
+        rng = as_rng(self.seed, owner=repr(self))
         w, b = np.zeros(X.shape[1]), 0.0
         self.mistakes_per_epoch_, self.history_ = [], []
         self.converged_ = False

@@ -373,7 +373,7 @@ def fit(
             )
         early_stopping._reset()
 
-    rng = as_rng(seed)
+    rng = as_rng(seed, owner="fit")
     n = len(X)
     n_batches = -(-n // batch_size)
     history = History(keys)

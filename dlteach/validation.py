@@ -164,12 +164,32 @@ def check_has_methods(
         )
 
 
-def as_rng(seed: Seed) -> np.random.Generator:
-    """A NumPy Generator from a seed (int), an existing Generator, or None (fresh entropy)."""
+def as_rng(seed: Seed, *, owner: str = "", name: str = "seed") -> np.random.Generator:
+    """A NumPy Generator from a seed (int >= 0), an existing Generator, or None (fresh entropy).
+
+    owner, name: who asks and the argument as the caller wrote it (``Dense``, ``rng``), so
+    a refused value is reported as ``Dense: rng must be ...``. A ``SeedSequence`` or a
+    ``BitGenerator`` is accepted too. NumPy's legacy ``RandomState`` is refused: its stream
+    cannot seed a Generator reproducibly, so the message says what to pass instead.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
+    prefix = f"{owner}: " if owner else ""
+    accepted = "an int seed >= 0, a numpy Generator (np.random.default_rng(0)) or None"
+    if isinstance(seed, np.random.RandomState):
         raise DTypeError(
-            f"seed: expected an int, a numpy Generator or None, got {type(seed).__name__}."
+            f"{prefix}{name} must be {accepted}; got a legacy numpy RandomState. "
+            f"Pass np.random.default_rng(seed) instead (or just the int seed)."
         )
+    if isinstance(seed, np.random.SeedSequence | np.random.BitGenerator):
+        return np.random.default_rng(seed)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
+        hint = ""
+        if isinstance(seed, Real) and float(seed).is_integer():
+            hint = f" Write {name}={int(seed)}."
+        raise DTypeError(
+            f"{prefix}{name} must be {accepted}; got {type(seed).__name__} {seed!r}.{hint}"
+        )
+    if seed is not None and seed < 0:
+        raise InvalidValueError(f"{prefix}{name} must be {accepted}; got {seed}.")
     return np.random.default_rng(seed)

@@ -156,7 +156,7 @@ def test_make_checkerboard_corner_square_is_class_0_and_noise_blurs_the_edges():
         (lambda: make_blobs(10, centers=[[1, 2, 3]]), ShapeError,
          r"make_blobs: expected centers of shape \(K, 2\), got \(1, 3\)"),
         (lambda: make_blobs(2, centers=3), InvalidValueError, r"n must be at least 3"),
-        (lambda: make_blobs(10, seed=1.5), DTypeError, r"seed: expected an int"),
+        (lambda: make_blobs(10, seed=1.5), DTypeError, r"make_blobs: seed must be an int seed"),
         (lambda: make_moons(2.5), DTypeError, r"make_moons: expected n to be an integer"),
     ],
 )

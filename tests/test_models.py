@@ -127,7 +127,7 @@ class NotALayer:
          r"mlp: expected activation\(\) to return a Layer, got ufunc"),
         (lambda: mlp([2, 3], init="kaiming"), InvalidValueError,
          r"mlp: init must be one of \['glorot', 'he', 'xavier'\], got 'kaiming'"),
-        (lambda: mlp([2, 3], rng=1.5), DTypeError, r"seed: expected an int"),
+        (lambda: mlp([2, 3], rng=1.5), DTypeError, r"mlp: rng must be an int seed"),
     ],
 )
 def test_bad_input(call, error, message):

@@ -257,7 +257,7 @@ def test_repr_is_readable_and_deterministic():
         ({"lr": "fast"}, DTypeError, "Perceptron: expected lr to be a number, got str"),
         ({"max_epochs": 0}, InvalidValueError, "Perceptron: max_epochs must be at least 1, got 0"),
         ({"max_epochs": 2.5}, DTypeError, "Perceptron: expected max_epochs to be an integer"),
-        ({"seed": "abc"}, DTypeError, "seed: expected an int, a numpy Generator or None, got str"),
+        ({"seed": "abc"}, DTypeError, "Perceptron: seed must be an int seed >= 0"),
     ],
 )
 def test_constructor_rejects_bad_settings(kwargs, error, match):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import dlteach as dl
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 from dlteach.validation import (
     as_rng,
@@ -69,8 +70,41 @@ def test_as_rng_is_deterministic():
     assert as_rng(3).random() == as_rng(3).random()
     g = np.random.default_rng(0)
     assert as_rng(g) is g
-    with pytest.raises(DTypeError, match="seed: expected an int"):
+    with pytest.raises(DTypeError, match="seed must be an int seed"):
         as_rng("3")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: dl.Dense(2, 2, rng="0"), r"^Dense: rng must be .*got str '0'"),
+        (lambda: dl.Dense(2, 2, rng=1.0), r"^Dense: rng must be .* Write rng=1\."),
+        (lambda: dl.Conv2D(1, 2, 3, rng=True), r"^Conv2D: rng must be"),
+        (lambda: dl.mlp([2, 2], rng=0.5), r"^mlp: rng must be"),
+        (lambda: dl.he_normal((2, 2), rng="x"), r"^he_normal: rng must be"),
+        (lambda: dl.make_moons(seed=[1]), r"^make_moons: seed must be"),
+        (lambda: dl.Dense(2, 2, rng=-1), r"^Dense: rng must be .*got -1\."),
+    ],
+)
+def test_a_refused_rng_names_its_owner_and_the_argument_as_written(make, message):
+    with pytest.raises((DTypeError, InvalidValueError), match=message):
+        make()
+
+
+def test_legacy_random_state_is_refused_with_what_to_pass_instead():
+    with pytest.raises(DTypeError, match=r"Dense: rng .*RandomState.*np\.random\.default_rng"):
+        dl.Dense(2, 2, rng=np.random.RandomState(0))
+    model = dl.Dense(2, 1, rng=0)
+    with pytest.raises(DTypeError, match=r"fit: seed .*RandomState"):
+        dl.fit(model, np.zeros((4, 2)), np.zeros((4, 1)), loss=dl.MSELoss(),
+               optimizer=dl.SGD(model.parameters(), lr=0.1), epochs=1,
+               seed=np.random.RandomState(0), progress=False)
+
+
+def test_seed_sequences_and_bit_generators_are_accepted():
+    a = as_rng(np.random.SeedSequence(5)).random()
+    b = as_rng(np.random.PCG64(5)).random()
+    assert a == b == np.random.default_rng(5).random()
 
 
 def test_check_has_methods_names_the_role_and_an_example():
