@@ -10,6 +10,7 @@ from dlteach.errors import (
     DLTeachError,
     DTypeError,
     InvalidValueError,
+    NonFiniteError,
     ParameterMismatchError,
     ShapeError,
     TrainingDivergedError,

@@ -24,6 +24,10 @@ class InvalidValueError(DLTeachError, ValueError):
     """A value is out of range: a negative learning rate, a label >= n_classes, empty data."""
 
 
+class NonFiniteError(InvalidValueError):
+    """An array holds NaN or infinite values where only finite numbers make sense."""
+
+
 class ParameterMismatchError(DLTeachError, ValueError):
     """Saved parameters do not fit the model they are loaded into."""
 
