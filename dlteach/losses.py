@@ -16,8 +16,20 @@ from __future__ import annotations
 import numpy as np
 
 from dlteach.activations import _log_softmax, _sigmoid
-from dlteach.errors import InvalidValueError, ShapeError
-from dlteach.validation import check_array, check_labels, check_positive, check_same_length
+from dlteach.errors import DTypeError, InvalidValueError, ShapeError
+from dlteach.validation import (
+    check_array,
+    check_finite,
+    check_labels,
+    check_positive,
+    check_same_length,
+    format_shape,
+    index_text,
+)
+
+# What a NaN or inf prediction usually means, said wherever a loss refuses one.
+_PRED_HINT = ("A loss needs finite predictions: did the model's weights blow up (try a smaller "
+              "learning rate), or does the input hold NaN or inf?")
 
 
 class Loss:
@@ -37,6 +49,31 @@ class Loss:
     def __call__(self, pred: np.ndarray, target: np.ndarray) -> float:
         return self.forward(pred, target)
 
+    def check_targets(
+        self, target: object, out_shape: tuple[int, ...], *, owner: str, name: str = "y"
+    ) -> np.ndarray:
+        """Check a whole data set's targets before training: what ``forward`` would refuse.
+
+        out_shape: the model's output shape for a batch, (M, ...). ``fit`` and ``evaluate``
+        call this once on all of y, so a bad target is reported with its row before any
+        step, instead of in the middle of an epoch. Returns the targets as an array.
+        """
+        target = check_array(target, owner=owner, name=name, kind="number")
+        check_finite(target, owner=owner, name=name)
+        self._check_target_values(target, out_shape, owner=f"{owner}: {self!r}", name=name)
+        return target
+
+    def _check_target_values(
+        self, target: np.ndarray, out_shape: tuple[int, ...], *, owner: str, name: str
+    ) -> None:
+        # Default: the target has the prediction's shape (MSE and friends).
+        if target.shape[1:] != tuple(out_shape[1:]):
+            want = format_shape(("N", *out_shape[1:]))
+            raise ShapeError(
+                f"{owner} needs {name} of the model output's shape {want}, "
+                f"got {tuple(target.shape)}."
+            )
+
     def _missing_cache(self) -> InvalidValueError:
         return InvalidValueError(
             f"{self!r}: backward called before forward. Compute the loss on a batch first, "
@@ -54,6 +91,8 @@ class Loss:
                     f"{owner}: expected {name} with a batch axis, shape (N,) or (N, D), got "
                     f"a single number. For one example write np.array([{name}])."
                 )
+        check_finite(pred, owner=owner, name="pred", hint=_PRED_HINT)
+        check_finite(target, owner=owner, name="target")
         check_same_length(pred, target, owner=owner, names=("pred", "target"))
         if pred.shape != target.shape:
             hint = ""
@@ -77,7 +116,8 @@ class MSELoss(Loss):
     pred: (N,) or (N, D) (any shape);  target: the same shape.
     dL/dpred = 2 (pred - target) / pred.size. There is no factor 1/2: for D > 1
     outputs the mean also runs over the D outputs, so the gradient is divided
-    by N * D, not by N alone.
+    by N * D, not by N alone. A loss too large for a float (errors beyond ~1e154) is
+    returned as inf, which ``fit`` reports as divergence.
     """
 
     def __init__(self) -> None:
@@ -87,7 +127,8 @@ class MSELoss(Loss):
         pred, target = self._check_pred_target(pred, target)
         diff = pred - target.astype(pred.dtype, copy=False)
         self._diff = diff  # backward is 2 * diff / size
-        return float(np.mean(diff * diff))
+        with np.errstate(over="ignore"):  # the true value exceeds float: inf is its rounding
+            return float(np.mean(diff * diff))
 
     def backward(self) -> np.ndarray:
         """-> dL/dpred, same shape as pred."""
@@ -118,18 +159,30 @@ class BinaryCrossEntropy(Loss):
             raise InvalidValueError(f"BinaryCrossEntropy: eps must be smaller than 0.5, got {eps}.")
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
-    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
-        owner = repr(self)
-        pred, target = self._check_pred_target(pred, target)
+    def _check_target_values(
+        self, target: np.ndarray, out_shape: tuple[int, ...], *, owner: str, name: str
+    ) -> None:
+        super()._check_target_values(target, out_shape, owner=owner, name=name)
+        self._check_01(target, owner=owner, name=name)
+
+    def _check_01(self, target: np.ndarray, *, owner: str, name: str) -> None:
         if target.dtype.kind in "iub":
-            bad = target[(target != 0) & (target != 1)]
-            if bad.size:
-                raise InvalidValueError(
-                    f"{owner}: integer targets must be 0 or 1, got a label {bad.flat[0]}."
-                )
-        elif np.any((target < 0) | (target > 1)) or np.isnan(target).any():
-            bad = target[~((target >= 0) & (target <= 1))].flat[0]
-            raise InvalidValueError(f"{owner}: targets must lie in [0, 1], got {bad}.")
+            bad = (target != 0) & (target != 1)
+            rule = "must be 0 or 1, got a label"
+        else:
+            bad = ~((target >= 0) & (target <= 1))
+            rule = "must lie in [0, 1], got"
+        if bad.any():
+            first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
+            kind = "integer targets" if target.dtype.kind in "iub" else "targets"
+            subject = kind if name == "target" else f"{name} ({kind})"
+            raise InvalidValueError(
+                f"{owner}: {subject} {rule} {target[first]} at {index_text(first)}."
+            )
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        pred, target = self._check_pred_target(pred, target)
+        self._check_01(target, owner=repr(self), name="target")
         t = target.astype(pred.dtype, copy=False)
         if self.from_logits:
             z = pred
@@ -139,7 +192,7 @@ class BinaryCrossEntropy(Loss):
             outside = pred[~((pred >= 0) & (pred <= 1))]
             if outside.size:
                 raise InvalidValueError(
-                    f"{owner}: expected probabilities in [0, 1], got {outside.flat[0]}. "
+                    f"{self!r}: expected probabilities in [0, 1], got {outside.flat[0]}. "
                     f"If pred holds raw scores, use BinaryCrossEntropy(from_logits=True)."
                 )
             p = np.clip(pred, self.eps, 1 - self.eps)
@@ -179,32 +232,66 @@ class SoftmaxCrossEntropy(Loss):
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
         owner = repr(self)
         logits = check_array(logits, owner=owner, name="logits", shape=("N", "K"))
+        check_finite(logits, owner=owner, name="logits", hint=_PRED_HINT)
         n, k = logits.shape
         target_arr = check_array(target, owner=owner, name="target", kind="number")
         check_same_length(logits, target_arr, owner=owner, names=("logits", "target"))
-        logp = _log_softmax(logits, axis=1)
-        if target_arr.ndim == 1:
-            labels = check_labels(target_arr, k, owner=owner, name="labels")
+        labels, t = self._read_target(target_arr, k, owner=owner, name="target")
+        logp = _log_softmax(logits, axis=1)  # finite, since the logits are
+        if labels is not None:
             t = np.zeros_like(logits)
             t[np.arange(n), labels] = 1
-        elif target_arr.shape == (n, k):
-            t = target_arr.astype(logits.dtype, copy=False)
-            self._check_rows(t)
         else:
-            raise ShapeError(
-                f"{owner}: expected target as labels of shape ({n},) or probability rows "
-                f"of shape ({n}, {k}), got {tuple(target_arr.shape)}."
-            )
+            t = t.astype(logits.dtype, copy=False)
         # With labels this is -mean(logp[range(N), y]); the one-hot form covers both.
         loss = -float(np.sum(t * logp)) / n
         self._cache = (logp, t)
         return loss
 
-    def _check_rows(self, t: np.ndarray) -> None:
-        owner = repr(self)
-        if np.isnan(t).any() or (t < 0).any():
+    def _read_target(
+        self, target: np.ndarray, k: int, *, owner: str, name: str
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(labels, None) for labels (N,) in 0..K-1, or (None, rows) for rows (N, K)."""
+        if target.ndim == 1:
+            if target.dtype.kind == "f":
+                check_finite(target, owner=owner, name=name)
+                whole = bool(np.all(target == np.round(target)))
+                raise DTypeError(
+                    f"{owner}: {name} holds class labels as floats (dtype {target.dtype}); "
+                    "labels must be integers."
+                    + (f" Convert them with {name}.astype(int)." if whole else
+                       f" {target[target != np.round(target)].flat[0]} is not a class number.")
+                )
+            what = "labels" if name == "target" else name
+            return check_labels(target, k, owner=owner, name=what), None
+        if target.shape[1:] == (k,) and target.ndim == 2:
+            check_finite(target, owner=owner, name=name)
+            self._check_rows(target, owner=owner, name=name)
+            return None, target
+        n = len(target)
+        raise ShapeError(
+            f"{owner}: expected {name} as labels of shape ({n},) or probability rows "
+            f"of shape ({n}, {k}), got {tuple(target.shape)}."
+        )
+
+    def _check_target_values(
+        self, target: np.ndarray, out_shape: tuple[int, ...], *, owner: str, name: str
+    ) -> None:
+        if len(out_shape) != 2:
+            raise ShapeError(
+                f"{owner} needs a model whose output is logits (N, K), "
+                f"got an output of shape {format_shape(('N', *out_shape[1:]))}."
+            )
+        self._read_target(target, out_shape[1], owner=owner, name=name)
+
+    def _check_rows(self, t: np.ndarray, *, owner: str, name: str) -> None:
+        what = "target rows" if name == "target" else f"the rows of {name}"
+        each = "each target row" if name == "target" else f"each row of {name}"
+        if (t < 0).any():
+            row = int(np.argmax((t < 0).any(axis=1)))
             raise InvalidValueError(
-                f"{owner}: target rows must hold probabilities >= 0, got {t[~(t >= 0)].flat[0]}."
+                f"{owner}: {what} must hold probabilities >= 0, got {t[t < 0].flat[0]} "
+                f"in row {row}."
             )
         sums = t.sum(axis=1)
         # Allow rounding in the user's normalisation: float32 rows are only ~1e-7 exact.
@@ -212,7 +299,7 @@ class SoftmaxCrossEntropy(Loss):
         if bad.size:
             i = int(bad[0])
             raise InvalidValueError(
-                f"{owner}: each target row must sum to 1 (one-hot or probabilities), "
+                f"{owner}: {each} must sum to 1 (one-hot or probabilities), "
                 f"row {i} sums to {float(sums[i]):.6g}."
             )
 

@@ -12,10 +12,18 @@ bit-identical history and bit-identical weights. For every minibatch::
 
     optimizer.zero_grad()                 # gradients accumulate, so clear them first
     out = model.forward(x_batch)
-    value = loss.forward(out, y_batch)    # a NaN/inf loss stops training here
+    value = loss.forward(out, y_batch)    # a NaN/inf or exploding loss stops here
     model.backward(loss.backward())
     clip_grad_norm(params, clip_norm)     # optional
     optimizer.step()
+
+Before the first step, ``fit`` checks the whole data set (NaN or inf in X or y, labels
+out of range or of the wrong kind, mismatched lengths), so a bad example is reported with
+its row and the model is never touched. Training stops with TrainingDivergedError when
+the loss becomes NaN or infinite, or when it explodes: a batch loss more than
+DIVERGENCE_FACTOR (10,000) times the first batch's loss (or than 10,000 when the first
+loss is below 1). A loss that rises slowly is not divergence; it is left to the learner
+and to early stopping.
 
 The progress bar prints the same text on every run (no timings), so notebooks that
 store their output can be checked by re-running them.
@@ -32,21 +40,32 @@ from tqdm import tqdm
 
 from dlteach.activations import sigmoid
 from dlteach.core import Layer, check_model
-from dlteach.errors import DTypeError, InvalidValueError, ShapeError, TrainingDivergedError
+from dlteach.errors import (
+    DTypeError,
+    InvalidValueError,
+    NonFiniteError,
+    ShapeError,
+    TrainingDivergedError,
+)
 from dlteach.metrics import METRICS, scores_to_labels
 from dlteach.optim import clip_grad_norm
 from dlteach.validation import (
     Seed,
     as_rng,
     check_array,
+    check_finite,
     check_has_methods,
     check_positive,
     check_positive_int,
+    format_number,
 )
 
 # Fixed text layout for the progress bar: no rate, no elapsed time, fixed width.
 _BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt}{postfix}"
 _BAR_NCOLS = 100
+# A batch loss this many times the first one (floored at 1) means training diverged.
+DIVERGENCE_FACTOR = 1e4
+_DATA_HINT = "Remove or fill in those entries first (~np.isfinite(X) marks them)."
 
 
 class History(dict):
@@ -67,7 +86,7 @@ class History(dict):
         self.stopped_epoch: int | None = None
 
     def __repr__(self) -> str:
-        last = ", ".join(f"{k}={v[-1]:.4f}" for k, v in self.items() if v)
+        last = ", ".join(f"{k}={format_number(v[-1])}" for k, v in self.items() if v)
         best = f", best_epoch={self.best_epoch}" if self.best_epoch is not None else ""
         return f"History(epochs={len(self.epochs)}{', ' if last else ''}{last}{best})"
 
@@ -146,7 +165,7 @@ class EarlyStopping:
 
     def __repr__(self) -> str:
         return (f"EarlyStopping(patience={self.patience}, monitor={self.monitor!r}, "
-                f"min_delta={self.min_delta}, restore_best={self.restore_best})")
+                f"min_delta={self.min_delta:g}, restore_best={self.restore_best})")
 
 
 # ---------------------------------------------------------------------------
@@ -159,6 +178,8 @@ def _check_xy(
 ) -> tuple[np.ndarray, np.ndarray]:
     X = check_array(X, owner=owner, name=names[0], kind="float")
     y = check_array(y, owner=owner, name=names[1], kind="number")
+    check_finite(X, owner=owner, name=names[0], hint=_DATA_HINT)
+    check_finite(y, owner=owner, name=names[1], hint=_DATA_HINT)
     if X.ndim == 0 or y.ndim == 0:
         raise ShapeError(
             f"{owner}: expected {names[0]} and {names[1]} of shape (N, ...), got a scalar."
@@ -181,7 +202,7 @@ def _check_validation(data: object, X: np.ndarray, y: np.ndarray, owner: str):
             f"got {type(data).__name__}{length}."
         )
     Xv, yv = _check_xy(data[0], data[1], owner, ("X_val", "y_val"))
-    for name, a, b, ref in (("X_val", Xv, X, "X"), ("y_val", yv, y, "y")):
+    for name, a, b, ref in (("X_val", Xv, X, "X_train"), ("y_val", yv, y, "y_train")):
         if a.shape[1:] != b.shape[1:]:
             want = "(M" + "".join(f", {s}" for s in b.shape[1:]) + ("," * (b.ndim == 1)) + ")"
             raise ShapeError(
@@ -189,6 +210,20 @@ def _check_validation(data: object, X: np.ndarray, y: np.ndarray, owner: str):
                 f"got {tuple(a.shape)}."
             )
     return Xv, yv
+
+
+def _check_targets(model: Layer, loss: object, X: np.ndarray, pairs, owner: str) -> None:
+    """Check every target against the loss before training: labels in range, 0/1 targets.
+
+    The model's output shape comes from one example run in evaluation mode (its
+    parameters are not touched). A loss without ``check_targets`` is trusted.
+    """
+    check = getattr(loss, "check_targets", None)
+    if not callable(check):
+        return
+    out_shape = predict(model, X[:1]).shape
+    for y, name in pairs:
+        check(y, out_shape, owner=owner, name=name)
 
 
 def _resolve_metrics(metrics: Sequence[str] | str | None, owner: str) -> dict[str, Callable]:
@@ -263,6 +298,8 @@ def evaluate(
                       example="SoftmaxCrossEntropy()")
     X, y = _check_xy(X, y, owner, ("X", "y"))
     fns = _resolve_metrics(metrics, owner)
+    if loss is not None:
+        _check_targets(model, loss, X, [(y, "y")], owner)
     out = predict(model, X, batch_size)
     result: dict[str, float] = {}
     if loss is not None:
@@ -282,16 +319,18 @@ def _all_finite(params: list) -> bool:
     return all(np.isfinite(p.grad).all() for p in params)
 
 
-def _diverged(what: str, value: float, epoch: int, batch: int, n_batches: int,
+def _diverged(what: str, epoch: int, batch: int, n_batches: int,
               optimizer: object, clip_norm: float | None) -> TrainingDivergedError:
+    """what: "the loss became nan", "the loss exploded from 2.3026 (first batch) to ..."."""
     lr = getattr(optimizer, "lr", None)
     lr_text = f" (the optimizer's lr is {lr:g})" if isinstance(lr, Real) else ""
     clip_text = (
         "" if clip_norm is not None else " or clip the gradients with fit(..., clip_norm=1.0)"
     )
+    where = f"at epoch {epoch}" + (f", batch {batch} of {n_batches}" if batch else "")
     return TrainingDivergedError(
-        f"fit: the {what} became {value} at epoch {epoch}, batch {batch} of {n_batches}: "
-        f"training diverged. Try a smaller learning rate{lr_text}{clip_text}."
+        f"fit: {what} {where}: training diverged. "
+        f"Try a smaller learning rate{lr_text}{clip_text}."
     )
 
 
@@ -324,9 +363,14 @@ def fit(
     clip_norm: if set, rescale the gradients so that their global norm is at most this.
     progress: show one progress bar over the epochs (deterministic text) on stdout.
 
-    A NaN or infinite loss (or gradient) raises TrainingDivergedError before the optimizer
-    applies it; NumPy's overflow warnings inside the step are silenced because this check
-    reports the problem with the epoch and batch instead.
+    Before the first step the whole data set is checked (NaN or inf in X or y, labels out
+    of range or of the wrong kind for the loss, mismatched lengths): the error names the
+    array, the count and the first row, and the model is left untouched.
+    A NaN or infinite model output, loss or gradient, or an exploding loss (a batch loss
+    above DIVERGENCE_FACTOR = 10,000 times the first batch's loss, or above 10,000 when
+    that is below 1) raises TrainingDivergedError before the optimizer applies the step;
+    NumPy's overflow warnings inside the step are silenced because this check reports the
+    problem with the epoch and batch instead. A slowly rising loss is not divergence.
     The model is left in the mode (training/evaluation) it had before.
     Returns the :class:`History` of the run.
     """
@@ -338,7 +382,8 @@ def fit(
                       example="SGD(model.parameters(), lr=0.1)")
     epochs = check_positive_int(epochs, owner=owner, name="epochs")
     batch_size = check_positive_int(batch_size, owner=owner, name="batch_size")
-    X, y = _check_xy(X, y, owner, ("X", "y"))
+    rng = as_rng(seed, owner=owner)
+    X, y = _check_xy(X, y, owner, ("X_train", "y_train"))
     val = _check_validation(validation_data, X, y, owner)
     fns = _resolve_metrics(metrics, owner)
     if clip_norm is not None:
@@ -372,11 +417,13 @@ def fit(
                 f"does not record; it records {', '.join(map(repr, keys))}.{hint}"
             )
         early_stopping._reset()
+    _check_targets(model, loss, X, [(y, "y_train")] + ([(val[1], "y_val")] if val else []),
+                   owner)
 
-    rng = as_rng(seed, owner="fit")
     n = len(X)
     n_batches = -(-n // batch_size)
     history = History(keys)
+    first_loss: float | None = None
     bar = (tqdm(total=epochs, desc="epoch", file=sys.stdout, ncols=_BAR_NCOLS,
                 bar_format=_BAR_FORMAT, mininterval=0, miniters=1, leave=True)
            if progress else None)
@@ -393,14 +440,24 @@ def fit(
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     optimizer.zero_grad()
                     out = model.forward(xb)
+                    if not np.isfinite(out).all():
+                        raise _diverged("the model's output became NaN or infinite", epoch,
+                                        b + 1, n_batches, optimizer, clip_norm)
                     value = float(loss.forward(out, yb))
                     if not np.isfinite(value):
-                        raise _diverged("loss", value, epoch, b + 1, n_batches, optimizer,
-                                        clip_norm)
+                        raise _diverged(f"the loss became {value}", epoch, b + 1, n_batches,
+                                        optimizer, clip_norm)
+                    if first_loss is None:
+                        first_loss = value
+                    elif value > DIVERGENCE_FACTOR * max(first_loss, 1.0):
+                        raise _diverged(
+                            f"the loss exploded from {format_number(first_loss)} (first batch) "
+                            f"to {format_number(value)}", epoch, b + 1, n_batches, optimizer,
+                            clip_norm)
                     model.backward(loss.backward())
                     if not _all_finite(params):
-                        raise _diverged("gradient", float("nan"), epoch, b + 1, n_batches,
-                                        optimizer, clip_norm)
+                        raise _diverged("the gradient became NaN or infinite", epoch, b + 1,
+                                        n_batches, optimizer, clip_norm)
                     if clip_norm is not None:
                         clip_grad_norm(params, clip_norm)
                 optimizer.step()
@@ -415,13 +472,19 @@ def fit(
             for name in fns:
                 history[name].append(metric_sums[name] / n)
             if val is not None:
-                scores = evaluate(model, val[0], val[1], loss=loss, metrics=list(fns),
-                                  batch_size=max(256, batch_size))
+                try:
+                    scores = evaluate(model, val[0], val[1], loss=loss, metrics=list(fns),
+                                      batch_size=max(256, batch_size))
+                except NonFiniteError:  # the last step made the weights overflow
+                    raise _diverged("the model's output on the validation data became NaN "
+                                    "or infinite", epoch, 0, n_batches, optimizer,
+                                    clip_norm) from None
                 for name, v in scores.items():
                     history["val_" + name].append(v)
             if bar is not None:
                 bar.set_postfix_str(
-                    ", ".join(f"{k}={history[k][-1]:.4f}" for k in keys), refresh=False
+                    ", ".join(f"{k}={format_number(history[k][-1])}" for k in keys),
+                    refresh=False
                 )
                 bar.update(1)
             if early_stopping is not None and early_stopping._update(
@@ -442,5 +505,5 @@ def fit(
                   f"{early_stopping.monitor} did not improve for {early_stopping.patience} epochs.")
         if progress and restored and early_stopping.best_epoch != history.epochs[-1]:
             print(f"Restored the parameters of epoch {early_stopping.best_epoch} "
-                  f"({early_stopping.monitor}={early_stopping.best_value:.4f}).")
+                  f"({early_stopping.monitor}={format_number(early_stopping.best_value)}).")
     return history

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from dlteach.activations import ReLU
 from dlteach.core import Layer, Parameter, Sequential
 from dlteach.dense import Dense
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
@@ -132,3 +133,76 @@ def test_check_model_accepts_layers_and_explains_the_rest():
     with pytest.raises(DTypeError, match=r"f: expected a model \(a dlteach Layer such as "
                        r"Sequential\(\.\.\.\)\), got list\."):
         check_model([Dense(2, 2, rng=0)], "f")
+
+
+# --- one layer instance, one position ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda d, r: Sequential(d, r, d),
+         r"^Sequential: the same Dense\(2 -> 2\) instance is used twice, as layer 0 and as "
+         r"layer 2\. A layer remembers its last input"),
+        (lambda d, r: Sequential(d, r, Dense(2, 2, rng=1), r),
+         r"the same ReLU\(\) instance is used twice, as layer 1 and as layer 3\."),
+        (lambda d, r: Sequential(d, Sequential(r, d)),
+         r"as layer 0 and as layer 1\.1 \(dotted positions as in named_parameters\(\)"),
+        (lambda d, r: Sequential(Sequential(d, r), Sequential(Sequential(d))),
+         r"as layer 0\.0 and as layer 1\.0\.0"),
+        (lambda d, r: Sequential([d, d]), r"as layer 0 and as layer 1\."),
+    ],
+)
+def test_a_layer_used_twice_is_refused_when_the_model_is_built(build, message):
+    with pytest.raises(InvalidValueError, match=message):
+        build(Dense(2, 2, rng=0), ReLU())
+
+
+def test_the_same_sequential_twice_is_refused():
+    block = Sequential(Dense(2, 2, rng=0), ReLU())
+    with pytest.raises(InvalidValueError, match=r"the same Sequential \(2 layers\) instance is "
+                                                r"used twice, as layer 0 and as layer 1\."):
+        Sequential(block, block)
+
+
+def test_a_layer_added_after_building_is_caught_by_fit_and_gradcheck():
+    from dlteach import SGD, MSELoss, fit, gradcheck
+
+    d = Dense(2, 2, rng=0)
+    model = Sequential(d, ReLU())
+    optimizer = SGD(model.parameters(), lr=0.1)
+    model.layers.append(d)  # the list is public: check again where it matters
+    X = np.ones((4, 2))
+    before = d.W.value.copy()
+    with pytest.raises(InvalidValueError, match=r"^fit: the same Dense\(2 -> 2\) instance .* "
+                                                r"as layer 0 and as layer 2"):
+        fit(model, X, X, loss=MSELoss(), optimizer=optimizer, epochs=1, progress=False)
+    np.testing.assert_array_equal(d.W.value, before)
+    with pytest.raises(InvalidValueError, match=r"^gradcheck: the same Dense"):
+        gradcheck(model, X, target=X, loss=MSELoss())
+
+
+def test_why_sharing_is_refused_the_cache_of_the_first_use_is_lost():
+    # The bug the check prevents: y = d(relu(d(x))) through one instance gives wrong dW.
+    shared = Sequential(Dense(3, 3, rng=0), ReLU())
+    shared.layers.append(shared.layers[0])
+    layers = shared.layers  # bypass the check, as old code could, to see the wrong gradient
+    x = np.random.default_rng(0).normal(size=(2, 3))
+    out = x
+    for layer in layers:
+        out = layer.forward(out)
+    layers[0].zero_grad()
+    grad = np.ones_like(out)
+    for layer in reversed(layers):
+        grad = layer.backward(grad)
+    W = layers[0].W.value
+
+    def total(Wv):  # sum(d(relu(d(x)))) with one shared W
+        h = np.maximum(x @ Wv + layers[0].b.value, 0)
+        return float(np.sum(h @ Wv + layers[0].b.value))
+    num = np.zeros_like(W)
+    for i in np.ndindex(W.shape):
+        e = np.zeros_like(W)
+        e[i] = 1e-6
+        num[i] = (total(W + e) - total(W - e)) / 2e-6
+    assert not np.allclose(layers[0].W.grad, num, atol=1e-4)

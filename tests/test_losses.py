@@ -196,13 +196,14 @@ def test_softmax_cross_entropy_errors():
     logits = np.zeros((3, 4))
     with pytest.raises(
         InvalidValueError,
-        match=r"SoftmaxCrossEntropy\(\): labels must lie in 0\.\.3 for 4 classes, got a label 4\.",
+        match=r"SoftmaxCrossEntropy\(\): labels must lie in 0\.\.3 for 4 classes, "
+        r"got a label 4 at row 1\.",
     ):
         sce(logits, np.array([0, 4, 1]))
-    with pytest.raises(InvalidValueError, match=r"for 4 classes, got a label -1\."):
+    with pytest.raises(InvalidValueError, match=r"for 4 classes, got a label -1 at row 1\."):
         sce(logits, np.array([0, -1, 1]))
     with pytest.raises(
-        DTypeError, match=r"expected labels with an integer dtype .*y\.astype\(int\)"
+        DTypeError, match=r"target holds class labels as floats .*target\.astype\(int\)"
     ):
         sce(logits, np.array([0.0, 1.0, 2.0]))
     with pytest.raises(

@@ -127,7 +127,8 @@ def test_huge_learning_rate_raises_training_diverged():
     X, y = make_moons(100, seed=0)
     model = mlp(2, 16, 1, act=ReLU)
     with pytest.raises(TrainingDivergedError, match=(
-        r"fit: the loss became (inf|nan) at epoch \d+, batch \d+ of 4: training diverged\. "
+        r"fit: the loss (became (inf|nan)|exploded from \S+ \(first batch\) to \S+) "
+        r"at epoch \d+, batch \d+ of 4: training diverged\. "
         r"Try a smaller learning rate \(the optimizer's lr is 10\) or clip the gradients "
         r"with fit\(\.\.\., clip_norm=1\.0\)\."
     )):
@@ -305,16 +306,16 @@ X_OK, Y_OK = make_moons(20, seed=0)
         ({"epochs": 0}, InvalidValueError, r"fit: epochs must be at least 1, got 0"),
         ({"batch_size": "32"}, DTypeError, r"fit: expected batch_size to be an integer, got str"),
         ({"y": Y_OK[:-1]}, ShapeError,
-         r"fit: X and y must hold the same number of examples, got 20 and 19"),
-        ({"X": X_OK.astype(int)}, DTypeError, r"fit: expected X with a floating dtype"),
+         r"fit: X_train and y_train must hold the same number of examples, got 20 and 19"),
+        ({"X": X_OK.astype(int)}, DTypeError, r"fit: expected X_train with a floating dtype"),
         ({"metrics": ("accuracy", "f1")}, InvalidValueError,
          r"fit: unknown metric 'f1'; known metrics: 'accuracy'\."),
         ({"validation_data": (X_OK[:, :1], Y_OK)}, ShapeError,
-         r"fit: expected X_val of shape \(M, 2\) like X \(20, 2\), got \(20, 1\)"),
+         r"fit: expected X_val of shape \(M, 2\) like X_train \(20, 2\), got \(20, 1\)"),
         ({"validation_data": (X_OK, Y_OK[:5])}, ShapeError,
          r"fit: X_val and y_val must hold the same number of examples, got 20 and 5"),
         ({"validation_data": (X_OK, Y_OK[:, None])}, ShapeError,
-         r"fit: expected y_val of shape \(M,\) like y \(20,\), got \(20, 1\)"),
+         r"fit: expected y_val of shape \(M,\) like y_train \(20,\), got \(20, 1\)"),
         ({"validation_data": X_OK}, InvalidValueError,
          r"fit: expected validation_data=\(X_val, y_val\), a pair of arrays, got ndarray"),
         ({"loss": SoftmaxCrossEntropy}, DTypeError,
