@@ -25,6 +25,7 @@ MODULE_ORDER = [
     "losses",
     "gradcheck",
     "optim",
+    "history",
     "training",
     "serialization",  # lesson 3: training deep networks
     "models",
