@@ -36,6 +36,7 @@ from dlteach.im2col import (
     output_shape,
 )
 from dlteach.init import INITIALIZERS
+from dlteach.numerics import FloatRange, grad_as
 from dlteach.validation import as_rng, check_array, check_positive_int
 
 
@@ -48,11 +49,12 @@ class Conv2D(Layer):
     kernel_size, stride, padding: an int or an (along H, along W) pair; padding is zeros.
     init: ``"he"`` (for ReLU, the default) or ``"xavier"``; rng: seed or numpy Generator.
 
-    dtype: the layer computes in the dtype of its INPUT. A float32 batch gives float32
-    outputs and input gradients even when the parameters are float64: the parameters
-    are cast on use (no copy when the dtypes already match), and their gradients are
-    accumulated in the parameters' own dtype. For speed, build the layer with
-    ``dtype=np.float32`` when you feed it float32 data.
+    dtype: of the parameters. The layer computes in the dtype of its INPUT (the rule of
+    :class:`dlteach.core.Layer`). A float32 batch gives float32 outputs and input
+    gradients even when the parameters are float64: the parameters are cast on use (no
+    copy when the dtypes already match), and their gradients are accumulated in the
+    parameters' own dtype. For speed, build the layer with ``dtype=np.float32`` when you
+    feed it float32 data.
     """
 
     def __init__(
@@ -99,10 +101,13 @@ class Conv2D(Layer):
         width = Wp if wide else Wo  # columns per output row inside cols
         im2col = _im2col_wide if wide else _im2col
         cols = im2col(x, self.kernel_size, self.stride, self.padding, out_hw)
-        W2 = self.W.value.reshape(F, -1).astype(x.dtype, copy=False)
-        y2 = W2 @ cols  # (F, N*H_out*width): the whole layer is this product
-        if self.b is not None:
-            y2 += self.b.value.astype(x.dtype, copy=False)[:, None]
+        with FloatRange(self, "forward") as fr:  # beyond the dtype's range: +-inf
+            W2 = self.W.value.reshape(F, -1).astype(x.dtype, copy=False)
+            y2 = W2 @ cols  # (F, N*H_out*width): the whole layer is this product
+            if self.b is not None:
+                y2 += self.b.value.astype(x.dtype, copy=False)[:, None]
+        # inf - inf: a named error, not a silent NaN.
+        fr.check(y2, inputs=(cols, W2) if self.b is None else (cols, W2, self.b.value))
         self._cache = (x.shape, cols, out_hw, wide)  # backward needs the columns, not x
         # (F, N, H_out, W_out) -> (N, F, H_out, W_out); a contiguous copy, so that the
         # next layer (pooling, flatten) reads memory in order.
@@ -117,18 +122,23 @@ class Conv2D(Layer):
         N, F = x_shape[0], self.out_channels
         self._check_grad_shape(grad_y, (N, F, *out_hw))
         (Ho, Wo), Wp = out_hw, x_shape[3] + 2 * self.padding[1]
-        # (N, F, H_out, W_out) -> (F, N*H_out*width), the layout of the forward's product;
-        # in the wide layout the junk columns get a zero gradient.
-        dY = np.zeros((F, N, Ho, Wp if wide else Wo), dtype=cols.dtype)
-        dY[..., :Wo] = np.asarray(grad_y).transpose(1, 0, 2, 3)
-        dY2 = dY.reshape(F, -1)
-        self.W.grad += (dY2 @ cols.T).reshape(self.W.value.shape)
-        if self.b is not None:
-            self.b.grad += dY2.sum(axis=1)
-        W2 = self.W.value.reshape(F, -1).astype(cols.dtype, copy=False)
-        dcols = W2.T @ dY2  # (C*kh*kw, N*H_out*width)
-        col2im = _col2im_wide if wide else _col2im
-        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding, out_hw)
+        with FloatRange(self, "backward") as fr:
+            # (N, F, H_out, W_out) -> (F, N*H_out*width), the layout of the forward's
+            # product, in the input's dtype; the junk columns of the wide layout get 0.
+            dY = np.zeros((F, N, Ho, Wp if wide else Wo), dtype=cols.dtype)
+            dY[..., :Wo] = grad_as(grad_y, cols.dtype).transpose(1, 0, 2, 3)
+            dY2 = dY.reshape(F, -1)
+            # Computed in the input's dtype, accumulated in the parameters'.
+            dW2 = dY2 @ cols.T
+            self.W.grad += dW2.reshape(self.W.value.shape)
+            if self.b is not None:
+                self.b.grad += dY2.sum(axis=1)
+            W2 = self.W.value.reshape(F, -1).astype(cols.dtype, copy=False)
+            dcols = W2.T @ dY2  # (C*kh*kw, N*H_out*width)
+            col2im = _col2im_wide if wide else _col2im
+            grad_x = col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding, out_hw)
+        fr.check(dW2, grad_x, inputs=(cols, dY2, W2))
+        return grad_x
 
     def __repr__(self) -> str:
         kh, kw = self.kernel_size

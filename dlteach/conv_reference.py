@@ -35,6 +35,8 @@ def conv2d_forward_naive(
     """
     x, W, (sh, sw), _, (Ho, Wo), x_pad = _conv_args(x, W, stride, padding, "conv2d_forward_naive")
     N, F, kh, kw = x.shape[0], W.shape[0], W.shape[2], W.shape[3]
+    if b is not None:
+        b = check_array(b, owner="conv2d_forward_naive", name="b", shape=(F,))
     y = np.zeros((N, F, Ho, Wo), dtype=np.result_type(x, W))
     for n in range(N):
         for f in range(F):

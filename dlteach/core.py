@@ -8,6 +8,9 @@ A layer is a function with memory::
 Parameters are :class:`Parameter` objects holding a ``value`` and its ``grad``.
 ``Sequential`` chains layers: forward left to right, backward right to left,
 which is backpropagation in one line each.
+
+Every layer follows one dtype rule, written out in :class:`Layer`: it computes in its
+input's floating dtype (float32 in, float32 out), whatever its parameters' dtype.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from dlteach.errors import DLTeachError, DTypeError, InvalidValueError, ShapeError
+from dlteach.validation import as_array
 
 
 class Parameter:
@@ -28,7 +32,9 @@ class Parameter:
     """
 
     def __init__(self, value: np.ndarray, name: str = "") -> None:
-        self.value = np.array(value, copy=True)
+        # A copy: optimizers update it in place. as_array names ragged or non-numeric input.
+        self.value = np.array(as_array(value, owner="Parameter", name=name or "value"),
+                              copy=True)
         self.grad = np.zeros_like(self.value)
         self.name = name
 
@@ -53,6 +59,31 @@ class Layer:
     Parameters are found automatically: every attribute holding a
     :class:`Parameter` (in definition order) is a parameter of the layer.
     ``training`` is True in training mode and False in evaluation mode.
+
+    The dtype rule, the same for every layer: a layer computes in its INPUT's floating
+    dtype.
+
+    - ``forward(x)`` returns an array of x's dtype, and ``backward`` returns dL/dx in
+      that dtype too: float32 in gives float32 out even with float64 parameters, and
+      float64 in with float32 parameters gives float64 out.
+    - Parameters are cast to the input's dtype on use, without a copy when the dtypes
+      already match (build the layers with ``dtype=np.float32`` for float32 data, and
+      nothing is cast: the fast path).
+    - Parameter gradients are accumulated in the parameters' own dtype: ``p.grad``
+      always has ``p.value``'s dtype.
+    - ``backward`` casts an incoming gradient of another float dtype to the forward
+      input's dtype before using it.
+
+    ``Sequential`` follows from these: its output and dL/dx have its input's dtype.
+    tests/test_dtype_rule.py checks the rule on every Layer subclass in dlteach.
+
+    Huge values: a result beyond the dtype's range (about 1.8e308 in float64, 3.4e38 in
+    float32) becomes +-inf, the rounding of the true value, without a warning. Where
+    infinite or overflowed terms of opposite signs meet (inf - inf) there is no result:
+    where NumPy reports it, the layer raises NonFiniteError rather than return NaN,
+    unless the caller silenced NumPy with ``np.errstate(invalid="ignore")`` (``fit``
+    does, and reports the NaN as divergence). A NaN in the input is passed on, so
+    divergence is never hidden.
     """
 
     training: bool = True
@@ -104,8 +135,54 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
+def _sublayers(layer: Layer) -> list[tuple[str, Layer]]:
+    """The layers directly inside ``layer``, each with its position ("0", or "encoder")."""
+    if isinstance(layer, Sequential):
+        return [(str(i), sub) for i, sub in enumerate(layer.layers)]
+    found = []
+    for name, value in vars(layer).items():
+        if isinstance(value, Layer):
+            found.append((name, value))
+        elif isinstance(value, list | tuple):
+            found += [(f"{name}.{i}", v) for i, v in enumerate(value) if isinstance(v, Layer)]
+    return found
+
+
+def check_unique_layers(model: Layer, owner: str) -> None:
+    """Refuse a model that holds one layer instance at two positions (nested or not).
+
+    A layer caches its last forward input for backward, so a second use overwrites the
+    first one's cache and backward returns wrong gradients. Positions are dotted paths,
+    the same as in ``named_parameters()`` ("3.0" is layer 0 of the Sequential at 3).
+    """
+    seen: dict[int, str] = {id(model): "the model itself"}
+
+    def walk(layer: Layer, prefix: str) -> None:
+        for name, sub in _sublayers(layer):
+            where = prefix + name
+            if id(sub) in seen:
+                first = seen[id(sub)]
+                first_text = first if first == "the model itself" else f"layer {first}"
+                note = (" (dotted positions as in named_parameters(): 1.0 is layer 0 of the "
+                        "Sequential at 1)") if "." in where + first else ""
+                text = repr(sub)
+                if "\n" in text:  # a Sequential prints one line per layer
+                    text = f"{type(sub).__name__} ({len(_sublayers(sub))} layers)"
+                raise InvalidValueError(
+                    f"{owner}: the same {text} instance is used twice, as {first_text} and "
+                    f"as layer {where}{note}. A layer remembers its last input for backward, "
+                    "so a second use would overwrite the first one's and give wrong "
+                    "gradients. Create a separate layer for each position."
+                )
+            seen[id(sub)] = where
+            walk(sub, where + ".")
+
+    walk(model, "")
+
+
 def check_model(model: object, owner: str) -> Layer:
-    """Return ``model`` after checking that it is a Layer instance (not the class)."""
+    """Return ``model`` after checking that it is a Layer instance (not the class) that
+    uses each layer instance once."""
     if isinstance(model, type) and issubclass(model, Layer):
         raise DTypeError(
             f"{owner}: expected a model (a Layer instance), got the class {model.__name__}. "
@@ -116,6 +193,7 @@ def check_model(model: object, owner: str) -> Layer:
             f"{owner}: expected a model (a dlteach Layer such as Sequential(...)), "
             f"got {type(model).__name__}."
         )
+    check_unique_layers(model, owner)  # layers may have been added after the model was built
     return model
 
 
@@ -131,6 +209,7 @@ class Sequential(Layer):
                     f"Sequential: item {i} must be a Layer, got {type(layer).__name__}."
                 )
         self.layers = list(layers)
+        check_unique_layers(self, "Sequential")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         for i, layer in enumerate(self.layers):

@@ -262,6 +262,14 @@ class Dataset:
     description: str
     images: np.ndarray | None = field(default=None)
 
+    def __post_init__(self) -> None:
+        owner = f"Dataset({self.name!r})"
+        for name in ("X", "y", "images"):
+            value = getattr(self, name)
+            if value is not None:  # frozen: set through object, once, at construction
+                object.__setattr__(self, name, check_array(value, owner=owner, name=name,
+                                                           kind="number"))
+
     @property
     def n_classes(self) -> int:
         return len(self.class_names)

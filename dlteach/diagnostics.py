@@ -10,16 +10,22 @@ measure what happens layer by layer::
 
 None of them changes the model: the training/evaluation mode and the stored
 gradients are the same afterwards as before.
+
+Huge values (activations of 1e300, gradients of 1e200) are measured without overflow:
+the statistics are computed in units of the largest value when plain sums of squares
+would pass float64's range. A result beyond that range is inf, its rounding.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
 from dlteach.core import Layer, Sequential, check_model
-from dlteach.errors import DTypeError, InvalidValueError, ShapeError
+from dlteach.errors import DTypeError, InvalidValueError, NonFiniteError, ShapeError
+from dlteach.optim import _norm_parts
 from dlteach.validation import (
     check_array,
     check_has_methods,
@@ -44,6 +50,46 @@ def _check_batch(X: object, owner: str) -> np.ndarray:
     if X.ndim == 0:
         raise ShapeError(f"{owner}: expected X of shape (N, ...), got a scalar.")
     return X
+
+
+def _mean_std(a: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of all of a, in float64, for values of any finite size.
+
+    When the sums overflow (values near 1e300), they are taken in units of the largest
+    |value|. Infinite values give an infinite mean (NaN when +inf and -inf meet) and an
+    infinite std; NaN gives NaN. Never a warning.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(np.mean(a, dtype=np.float64))
+        std = float(np.std(a, dtype=np.float64))
+    if (math.isfinite(mean) and math.isfinite(std)) or a.size == 0:
+        return mean, std
+    if np.isnan(a).any():
+        return math.nan, math.nan
+    if np.isinf(a).any():
+        up, down = bool((a == np.inf).any()), bool((a == -np.inf).any())
+        return (math.nan if up and down else math.inf if up else -math.inf), math.inf
+    peak = float(np.max(np.abs(a)))  # finite values whose sums overflowed
+    scaled = a / np.asarray(peak, dtype=a.dtype)
+    return (peak * float(np.mean(scaled, dtype=np.float64)),
+            peak * float(np.std(scaled, dtype=np.float64)))
+
+
+def _finite_scaled(X: np.ndarray, owner: str, name: str) -> tuple[np.ndarray, float]:
+    """(X / unit, unit) after checking X is finite: unit = max|X| when that is so large
+    (above 1e100) that sums of squares could overflow, else 1 (and X is returned as is).
+
+    For results that do not change when X is scaled: directions, variance fractions.
+    """
+    finite = np.isfinite(X)
+    if not finite.all():
+        index = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise NonFiniteError(
+            f"{owner}: {name} holds {X[index]} at index {index}; the statistics need "
+            "finite values (did the model's activations overflow?)."
+        )
+    peak = float(np.max(np.abs(X))) if X.size else 0.0
+    return (X / peak, peak) if peak > 1e100 else (X, 1.0)
 
 
 def layer_outputs(model: Sequential, X: np.ndarray) -> list[np.ndarray]:
@@ -122,11 +168,12 @@ def activation_stats(
             f"{', '.join(repr(layer) for layer in model)}."
         )
     # Statistics in float64 whatever the model's dtype: float32 sums lose digits.
+    mean_std = [_mean_std(outs[i]) for i in keep]
     return ActivationStats(
         layers=tuple(keep),
         names=tuple(repr(model[i]) for i in keep),
-        mean=np.array([np.mean(outs[i], dtype=np.float64) for i in keep]),
-        std=np.array([np.std(outs[i], dtype=np.float64) for i in keep]),
+        mean=np.array([m for m, _ in mean_std]),
+        std=np.array([sd for _, sd in mean_std]),
         zero_fraction=np.array([np.mean(outs[i] == 0) for i in keep]),
     )
 
@@ -159,11 +206,20 @@ def gradient_norms(model: Layer, X: np.ndarray, y: np.ndarray, loss: object) -> 
             p.grad = np.zeros_like(p.value)
         loss.forward(model.forward(X), y)
         model.backward(loss.backward())
-        return {name: float(np.linalg.norm(p.grad.astype(np.float64).ravel()))
-                for name, p in named.items()}
+        return {name: _norm(p.grad) for name, p in named.items()}
     finally:
         for name, p in named.items():
             p.grad = saved[name]
+
+
+def _norm(a: np.ndarray) -> float:
+    """The L2 norm of a, inf only when it passes float64's range itself (not its squares)."""
+    with np.errstate(over="ignore"):
+        norm = float(np.linalg.norm(a.astype(np.float64).ravel()))
+    if math.isinf(norm):  # the squares overflowed: measure in units of the largest entry
+        peak, root = _norm_parts([a])
+        norm = peak * root
+    return norm
 
 
 def pca_project(X: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -184,6 +240,9 @@ def pca_project(X: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.nd
         raise ShapeError(f"{owner}: expected X of shape (N, D), got {tuple(X.shape)}.")
     X = X.reshape(len(X), -1).astype(np.float64)  # a copy: the caller's X stays as it was
     k = check_positive_int(n_components, owner=owner, name="n_components")
+    # Huge values are divided by the largest one: the directions and fractions stay the
+    # same, and the coordinates are multiplied back at the end.
+    X, unit = _finite_scaled(X, owner, "X")
     n, d = X.shape
     if k > min(n, d):
         raise InvalidValueError(
@@ -197,7 +256,11 @@ def pca_project(X: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.nd
     V = V * np.where(signs == 0, 1.0, signs)[:, None]
     total = float(np.sum(s**2))
     explained = s[:k] ** 2 / total if total > 0 else np.zeros(k)
-    return Xc @ V.T, explained
+    Z = Xc @ V.T
+    if unit != 1.0:
+        with np.errstate(over="ignore"):  # a coordinate beyond float64's range is +-inf
+            Z *= unit
+    return Z, explained
 
 
 def class_separation(H: np.ndarray, y: np.ndarray) -> float:
@@ -211,6 +274,7 @@ def class_separation(H: np.ndarray, y: np.ndarray) -> float:
     owner = "class_separation"
     H = _check_batch(H, owner)
     H = H.reshape(len(H), -1).astype(np.float64)
+    H, _ = _finite_scaled(H, owner, "H")  # the ratio is the same for H / max|H|
     y = check_array(y, owner=owner, name="y", ndim=1, kind="int")
     check_same_length(H, y, owner=owner, names=("H", "y"))
     if y.min() < 0:

@@ -50,10 +50,10 @@ from typing import Any
 
 import numpy as np
 
-from dlteach.core import Layer, Parameter
+from dlteach.core import Layer, Parameter, check_unique_layers
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 from dlteach.losses import Loss
-from dlteach.validation import as_rng, check_array, check_positive
+from dlteach.validation import as_array, as_rng, check_array, check_positive
 
 DEFAULT_TOL = 1e-7
 # Rounding noise of one central difference, in units of u |L| / eps, allowed at DEFAULT_TOL.
@@ -75,8 +75,10 @@ def relative_error(analytic: np.ndarray, numerical: np.ndarray, *, floor: float 
     floor: the smallest denominator, for gradients below the rounding noise of finite
     differences (see :func:`rounding_floor`); 0 compares every tensor with itself.
     """
-    a = np.asarray(analytic, dtype=np.float64)
-    n = np.asarray(numerical, dtype=np.float64)
+    owner = "relative_error"
+    a = check_array(analytic, owner=owner, name="analytic", kind="number", allow_empty=True)
+    n = check_array(numerical, owner=owner, name="numerical", kind="number", allow_empty=True)
+    a, n = a.astype(np.float64, copy=False), n.astype(np.float64, copy=False)
     if a.shape != n.shape:
         raise ShapeError(
             f"relative_error: analytic and numerical must have the same shape, "
@@ -89,7 +91,11 @@ def relative_error(analytic: np.ndarray, numerical: np.ndarray, *, floor: float 
     scale = max(np.abs(a).max(), np.abs(n).max(), floor)
     if scale == 0:
         return 0.0
-    return float(np.abs(a - n).max() / scale)
+    with np.errstate(over="ignore"):
+        diff = np.abs(a - n).max()
+    if np.isinf(diff):  # a - n passed float64's range (1e308 against -1e308): divide first
+        return float(np.abs(a / scale - n / scale).max())
+    return float(diff / scale)
 
 
 @dataclass(eq=False)
@@ -156,7 +162,8 @@ class GradcheckReport:
                 f"GradcheckReport: no tensor named {name!r}; the tensors are {list(self.analytic)}."
             )
         a, n = self.analytic[name], self.numerical[name]
-        diff = np.abs(a.astype(np.float64) - n)
+        with np.errstate(over="ignore"):  # a difference beyond float64's range is inf
+            diff = np.abs(a.astype(np.float64) - n)
         diff = np.where(np.isnan(diff), np.inf, diff)  # point at a nan first
         idx = np.unravel_index(int(np.argmax(diff)), a.shape) if a.size else ()
         index = tuple(int(i) for i in idx)
@@ -304,7 +311,7 @@ def _check_grad(grad: object, expected: tuple[int, ...], who: str, name: str) ->
 def _float64_target(target: object) -> object:
     if target is None:
         return None
-    arr = np.asarray(target)
+    arr = as_array(target, owner="gradcheck", name="target")
     return arr.astype(np.float64) if arr.dtype.kind == "f" else arr.copy()
 
 
@@ -363,6 +370,7 @@ def gradcheck(
             )
         return _check_loss(fn_or_layer, x64, target64, eps, notes + _widened_note(widened))
     if isinstance(fn_or_layer, Layer):
+        check_unique_layers(fn_or_layer, "gradcheck")
         if loss is not None and not isinstance(loss, Loss):
             raise DTypeError(
                 f"gradcheck: expected loss to be a Loss such as SoftmaxCrossEntropy(), "

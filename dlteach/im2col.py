@@ -31,6 +31,7 @@ from numbers import Integral
 import numpy as np
 
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
+from dlteach.numerics import FloatRange
 from dlteach.validation import check_array, check_positive_int
 
 IntPair = int | tuple[int, int]
@@ -181,7 +182,10 @@ def col2im(
     cols = check_array(
         cols, owner=owner, name="cols", shape=(C * kernel[0] * kernel[1], N * Ho * Wo)
     )
-    return _col2im(cols, (N, C, H, W), kernel, strides, pads, (Ho, Wo))
+    with FloatRange(owner, "sum of overlapping columns") as fr:  # too large: +-inf
+        x = _col2im(cols, (N, C, H, W), kernel, strides, pads, (Ho, Wo))
+    fr.check(x, inputs=(cols,))
+    return x
 
 
 def _col2im(cols, x_shape, kernel, stride, padding, out_hw) -> np.ndarray:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from dlteach.errors import InvalidValueError, ShapeError
-from dlteach.validation import check_array, check_positive_int, check_same_length
+from dlteach.validation import as_array, check_array, check_positive_int, check_same_length
 
 
 def scores_to_labels(
@@ -29,8 +29,10 @@ def scores_to_labels(
 
     See the module docstring for the rules. Booleans count as labels 0/1.
     """
-    if isinstance(scores, np.ndarray | list | tuple) and np.asarray(scores).dtype == np.bool_:
-        scores = np.asarray(scores).astype(np.int64)  # True/False are the labels 1/0
+    if isinstance(scores, np.ndarray | list | tuple):
+        scores = as_array(scores, owner=owner, name=name)
+        if scores.dtype == np.bool_:
+            scores = scores.astype(np.int64)  # True/False are the labels 1/0
     arr = check_array(scores, owner=owner, name=name, kind="number")
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
@@ -44,7 +46,8 @@ def scores_to_labels(
     if arr.ndim == 1:
         if arr.dtype.kind in "iu":
             return arr.astype(np.int64, copy=False)
-        if arr.size and arr.max() >= 2 and np.all(arr == np.round(arr)):
+        # Whole numbers >= 2 look like labels -- unless some are negative (scores).
+        if arr.size and arr.max() >= 2 and arr.min() >= 0 and np.all(arr == np.round(arr)):
             raise InvalidValueError(
                 f"{owner}: {name} holds floats that are whole numbers up to {arr.max():g}: "
                 "class labels stored as floats? Convert them with .astype(int). (1-D floats "
@@ -61,8 +64,10 @@ def scores_to_labels(
 
 def _true_labels(y_true: np.ndarray, owner: str) -> np.ndarray:
     """Labels from integer labels (N,)/(N, 1), 0/1 float targets, or one-hot rows (N, K)."""
-    if isinstance(y_true, np.ndarray | list | tuple) and np.asarray(y_true).dtype == np.bool_:
-        y_true = np.asarray(y_true).astype(np.int64)
+    if isinstance(y_true, np.ndarray | list | tuple):
+        y_true = as_array(y_true, owner=owner, name="y_true")
+        if y_true.dtype == np.bool_:
+            y_true = y_true.astype(np.int64)
     arr = check_array(y_true, owner=owner, name="y_true", kind="number")
     if arr.dtype.kind == "f" and (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1)):
         if not np.all((arr == 0) | (arr == 1)):

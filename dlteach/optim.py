@@ -16,17 +16,27 @@ owns the model's parameters) and never touches ``p.grad``, except in
 
     opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
     opt.zero_grad(); model.backward(loss.backward()); opt.step()
+
+Huge gradients never make NumPy warn. A new weight beyond the dtype's range is +-inf,
+the rounding of the true value. Adam squares its gradients, which passes float64's range
+from |grad| ~ 1.3e154 (float32's from ~1.8e19): its step is then computed from scaled
+quantities, so it is still about lr in the right direction, as the formula says; the
+running mean v itself becomes inf, so the next ``Adam.step`` raises NonFiniteError
+(that weight's step size can no longer be measured). ``clip_grad_norm`` measures the
+global norm without squaring huge numbers.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from numbers import Real
 
 import numpy as np
 
 from dlteach.core import Layer, Parameter
-from dlteach.errors import DTypeError, InvalidValueError, ShapeError
+from dlteach.errors import DTypeError, InvalidValueError, NonFiniteError, ShapeError
+from dlteach.numerics import FloatRange
 from dlteach.validation import check_array, check_positive, check_positive_int
 
 # --- checks -------------------------------------------------------------------------------
@@ -97,7 +107,10 @@ def sgd_step(w: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
     w = _check_w(w, "sgd_step")
     grad = _check_like(w, grad, owner="sgd_step", name="grad")
     lr = check_positive(lr, owner="sgd_step", name="lr")
-    return (w - lr * grad).astype(w.dtype, copy=False)
+    with FloatRange("sgd_step", "step") as fr:  # beyond the dtype's range: +-inf
+        w_new = (w - lr * grad).astype(w.dtype, copy=False)
+    fr.check(w_new, inputs=(w, grad))
+    return w_new
 
 
 def momentum_step(
@@ -120,8 +133,11 @@ def momentum_step(
     velocity = _check_like(w, velocity, owner="momentum_step", name="velocity")
     lr = check_positive(lr, owner="momentum_step", name="lr")
     momentum = _check_fraction(momentum, owner="momentum_step", name="momentum")
-    v_new = (momentum * velocity - lr * grad).astype(w.dtype, copy=False)
-    return w + v_new, v_new
+    with FloatRange("momentum_step", "step") as fr:  # beyond the dtype's range: +-inf
+        v_new = (momentum * velocity - lr * grad).astype(w.dtype, copy=False)
+        w_new = w + v_new
+    fr.check(w_new, v_new, inputs=(w, grad, velocity))
+    return w_new, v_new
 
 
 def adam_step(
@@ -147,7 +163,22 @@ def adam_step(
     lr (m_hat / sqrt(v_hat) = grad / |grad|). Start with m = v = zeros_like(w), t = 1.
 
     w, grad, m, v: the same shape  ->  (w_new, m_new, v_new), same shape, w's dtype.
+
+    Huge gradients: when grad^2 passes the dtype's range (|grad| above about 1.3e154 in
+    float64, 1.8e19 in float32), m_hat / sqrt(v_hat) is computed from m, v and grad
+    divided by max(|grad|, sqrt(v)), so the step is still what the formula says; v_new
+    is inf there, the rounding of a number that large. Fed back, a v of inf gives that
+    weight a step of 0 (sqrt(inf) = inf); the :class:`Adam` class raises instead.
     """
+    w_new, m_new, v_new, _ = _adam(w, grad, m, v, t, lr, beta1, beta2, eps)
+    return w_new, m_new, v_new
+
+
+def _adam(
+    w: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, t: int,
+    lr: float, beta1: float, beta2: float, eps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """adam_step, also saying whether v_new holds inf because grad^2 overflowed."""
     owner = "adam_step"
     w = _check_w(w, owner)
     grad = _check_like(w, grad, owner=owner, name="grad")
@@ -158,12 +189,36 @@ def adam_step(
     beta1 = _check_fraction(beta1, owner=owner, name="beta1")
     beta2 = _check_fraction(beta2, owner=owner, name="beta2")
     eps = check_positive(eps, owner=owner, name="eps")
-    m_new = (beta1 * m + (1 - beta1) * grad).astype(w.dtype, copy=False)
-    v_new = (beta2 * v + (1 - beta2) * grad * grad).astype(w.dtype, copy=False)
-    m_hat = m_new / (1 - beta1**t)
-    v_hat = v_new / (1 - beta2**t)
-    w_new = (w - lr * m_hat / (np.sqrt(v_hat) + eps)).astype(w.dtype, copy=False)
-    return w_new, m_new, v_new
+    overflowed = False
+    with FloatRange(owner, "step") as fr:
+        m_new = (beta1 * m + (1 - beta1) * grad).astype(w.dtype, copy=False)
+        v_new = (beta2 * v + (1 - beta2) * grad * grad).astype(w.dtype, copy=False)
+        m_hat = m_new / (1 - beta1**t)
+        v_hat = v_new / (1 - beta2**t)
+        w_new = (w - lr * m_hat / (np.sqrt(v_hat) + eps)).astype(w.dtype, copy=False)
+        if fr.overflow:  # grad^2 passed the dtype's range: the same step, from scaled
+            fr.invalid = False  # quantities (an inf / inf above is not the answer)
+            overflowed = bool(np.isinf(v_new).any())
+            ratio = _adam_ratio_scaled(grad, m_new, v, t, beta1, beta2, eps)
+            w_new = (w - lr * ratio).astype(w.dtype, copy=False)
+    fr.check(w_new, m_new, v_new, inputs=(w, grad, m, v))
+    return w_new, m_new, v_new, overflowed
+
+
+def _adam_ratio_scaled(
+    grad: np.ndarray, m_new: np.ndarray, v: np.ndarray, t: int,
+    beta1: float, beta2: float, eps: float,
+) -> np.ndarray:
+    """m_hat / (sqrt(v_hat) + eps), every quantity divided by s = max(|grad|, sqrt(v)).
+
+    Then (grad / s)^2 <= 1 and v / s^2 <= 1, so nothing overflows however large grad is.
+    """
+    s = np.maximum(np.abs(grad), np.sqrt(v)).astype(m_new.dtype, copy=False)
+    s[s == 0] = 1  # a weight with no gradient yet: any unit works
+    g_s = grad / s
+    v_s = beta2 * (v / s) / s + (1 - beta2) * g_s * g_s  # v_new / s^2
+    m_hat_s = (m_new / s) / (1 - beta1**t)
+    return m_hat_s / (np.sqrt(v_s / (1 - beta2**t)) + eps / s)
 
 
 # --- optimizers ---------------------------------------------------------------------------
@@ -246,18 +301,55 @@ class Adam(Optimizer):
         self.m = [np.zeros_like(p.value) for p in self.params]
         self.v = [np.zeros_like(p.value) for p in self.params]
         self.t = 0
+        self._overflowed: dict[int, int] = {}  # parameter index -> step whose v overflowed
 
     def step(self) -> None:
+        for i, p in enumerate(self.params):
+            if i in self._overflowed:
+                raise self._overflow_error(i, p)
         self.t += 1
         for i, p in enumerate(self.params):
-            w, self.m[i], self.v[i] = adam_step(
+            w, self.m[i], self.v[i], overflowed = _adam(
                 p.value, p.grad, self.m[i], self.v[i], self.t,
                 self.lr, self.beta1, self.beta2, self.eps,
             )  # fmt: skip
             p.value[...] = w
+            if overflowed:  # this step was right; the next could not be (see adam_step)
+                self._overflowed[i] = self.t
+
+    def _overflow_error(self, i: int, p: Parameter) -> NonFiniteError:
+        limit = "1.3e154 in float64" if p.value.dtype.itemsize >= 8 else "1.8e19 in float32"
+        return NonFiniteError(
+            f"Adam: at step {self._overflowed[i]} a gradient of params[{i}] ({p!r}) was so "
+            f"large that its square passed the dtype's range (|grad| above about {limit}): the "
+            "running mean of squared gradients v became inf, so Adam can no longer size "
+            "that weight's steps. Clip the gradients (clip_grad_norm, or fit(..., "
+            "clip_norm=1.0)) or lower the learning rate, and start a new Adam."
+        )
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr:g}, beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"
+
+
+def _norm_parts(arrays: Iterable[np.ndarray]) -> tuple[float, float]:
+    """(peak, root): the L2 norm of all the arrays together is peak * root, found without
+    squaring anything beyond float64's range.
+
+    Usually peak = 1 and root = sqrt(sum of squares), summed in float64 (a float32 sum
+    of squares overflows far sooner). When the squares pass float64's range (entries
+    above ~1e154), everything is measured in units of the largest |entry|, peak, so no
+    square exceeds 1. NaN or inf entries give a root of nan or inf.
+    """
+    arrays = list(arrays)
+    with np.errstate(over="ignore"):
+        squares = sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays)
+    if math.isfinite(squares):
+        return 1.0, math.sqrt(squares)
+    peak = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+    if not math.isfinite(peak):  # the entries themselves are not finite
+        return 1.0, math.sqrt(squares)
+    return peak, math.sqrt(sum(float(np.sum(np.square(a / peak, dtype=np.float64)))
+                               for a in arrays))
 
 
 def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
@@ -267,14 +359,16 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     ``max_norm`` every ``p.grad`` is multiplied in place by max_norm / norm: the
     direction is kept, only the length shrinks. That in-place change is this
     function's job. Returns the norm measured *before* clipping, worth logging: it
-    shows exploding gradients. A nan or inf norm leaves the gradients unchanged.
+    shows exploding gradients. Gradients holding NaN or inf are left unchanged (the norm
+    is then nan or inf). Finite gradients are clipped however large: the norm is found
+    without squaring huge numbers, and is inf only when it passes float64's range itself.
     """
     params = _check_params(params, "clip_grad_norm")
     max_norm = check_positive(max_norm, owner="clip_grad_norm", name="max_norm")
-    # Sum squares in float64: a float32 sum of squares overflows far sooner.
-    total = float(np.sqrt(sum(np.sum(np.square(p.grad, dtype=np.float64)) for p in params)))
-    if np.isfinite(total) and total > max_norm:
-        scale = max_norm / total
+    peak, root = _norm_parts(p.grad for p in params)
+    total = peak * root  # a Python float: inf, without a warning, beyond float64's range
+    if math.isfinite(root) and total > max_norm:
+        scale = (max_norm / peak) / root  # = max_norm / total, even when total is inf
         for p in params:
             p.grad *= scale
     return total

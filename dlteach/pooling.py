@@ -11,6 +11,10 @@ ReLU: a window of zeros), the gradient goes to ONE of them: the first in window 
 row by row (i, then j) -- the element ``np.argmax`` on the flattened window picks, and
 what PyTorch does. dlteach.conv_reference follows the same rule. (A window holding a
 NaN has no well-defined maximum; its gradient goes to its last element.)
+
+Dtypes and huge values follow the layer protocol (:class:`dlteach.core.Layer`): both
+layers compute in their input's dtype, and an average whose window sum would pass the
+dtype's range (four values of 1e308) is still computed right, from scaled values.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 
 from dlteach.core import Layer
 from dlteach.im2col import IntPair, as_pair, output_shape
+from dlteach.numerics import FloatRange, grad_as
 from dlteach.validation import check_array
 
 
@@ -101,19 +106,21 @@ class MaxPool2D(_Pool2D):
             raise self._missing_cache()
         index, x_shape, dtype, out_hw = self._cache
         self._check_grad_shape(grad_y, index.shape)
-        grad_y = np.asarray(grad_y, dtype=dtype)
+        grad_y = grad_as(grad_y, dtype)
         overlapping = self._overlapping()
         (kh, kw), (Ho, Wo) = self.kernel_size, out_hw
         tiled = self.stride == self.kernel_size and x_shape[2:] == (Ho * kh, Wo * kw)
         # When the windows tile x exactly, every element is written below: no zero fill.
         grad_x = np.empty(x_shape, dtype=dtype) if tiled else np.zeros(x_shape, dtype=dtype)
         hit = np.empty(index.shape, dtype=bool)
-        for n, s in enumerate(self._slices(out_hw)):
-            np.equal(index, n, out=hit)  # windows whose maximum is element n (cheap: uint8)
-            if overlapping:  # windows share elements: contributions add up
-                grad_x[s] += grad_y * hit
-            else:  # each input element belongs to at most one window: write directly
-                np.multiply(grad_y, hit, out=grad_x[s])
+        with FloatRange(self, "backward") as fr:  # overlapping sums may pass the range
+            for n, s in enumerate(self._slices(out_hw)):
+                np.equal(index, n, out=hit)  # windows whose maximum is element n (uint8)
+                if overlapping:  # windows share elements: contributions add up
+                    grad_x[s] += grad_y * hit
+                else:  # each input element belongs to at most one window: write directly
+                    np.multiply(grad_y, hit, out=grad_x[s])
+        fr.check(grad_x, inputs=(grad_y,))
         return grad_x
 
 
@@ -127,10 +134,18 @@ class AvgPool2D(_Pool2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, out_hw = self._check(x)
         slices = self._slices(out_hw)
-        y = x[slices[0]].copy()
-        for s in slices[1:]:
-            y += x[s]
-        y *= 1.0 / (self.kernel_size[0] * self.kernel_size[1])
+        scale = 1.0 / (self.kernel_size[0] * self.kernel_size[1])
+        with FloatRange(self, "forward") as fr:
+            y = x[slices[0]].copy()
+            for s in slices[1:]:
+                y += x[s]
+            y *= scale
+            if fr.overflow:  # a window's sum passed the dtype's range, its mean may not:
+                fr.invalid = False  # start again, scaling every element before adding
+                y = x[slices[0]] * scale
+                for s in slices[1:]:
+                    y += x[s] * scale
+        fr.check(y, inputs=(x,))  # +inf and -inf in one window: no mean
         self._cache = (x.shape, x.dtype, out_hw)
         return y
 
@@ -140,8 +155,12 @@ class AvgPool2D(_Pool2D):
             raise self._missing_cache()
         x_shape, dtype, out_hw = self._cache
         self._check_grad_shape(grad_y, (*x_shape[:2], *out_hw))
-        share = np.asarray(grad_y, dtype=dtype) * (1.0 / np.prod(self.kernel_size))
+        kh, kw = self.kernel_size
         grad_x = np.zeros(x_shape, dtype=dtype)
-        for s in self._slices(out_hw):
-            grad_x[s] += share
+        with FloatRange(self, "backward") as fr:
+            grad_y = grad_as(grad_y, dtype)
+            share = grad_y * (1.0 / (kh * kw))  # a Python float: keeps the dtype
+            for s in self._slices(out_hw):
+                grad_x[s] += share
+        fr.check(grad_x, inputs=(grad_y,))
         return grad_x

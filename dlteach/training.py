@@ -363,7 +363,11 @@ def fit(
                                         n_batches, optimizer, clip_norm)
                     if clip_norm is not None:
                         clip_grad_norm(params, clip_norm)
-                optimizer.step()
+                try:
+                    optimizer.step()
+                except NonFiniteError as exc:  # e.g. Adam's squared gradients overflowed
+                    raise _diverged(f"the optimizer's step failed ({exc})", epoch, b + 1,
+                                    n_batches, optimizer, clip_norm) from None
                 # Weight by batch size: the last batch may be smaller.
                 loss_sum += value * len(idx)
                 view = _metric_view(loss, out)

@@ -76,7 +76,9 @@ def test_refuses_to_overwrite_unless_asked(tmp_path):
 def test_a_failed_write_leaves_no_file(tmp_path):
     class Broken(Dense):
         def named_parameters(self, prefix=""):
-            return {"W": self.W, "bad": type(self.W)(np.array([object()], dtype=object))}
+            bad = type(self.W)(np.zeros(1))
+            bad.value = np.array([object()], dtype=object)  # Parameter() itself refuses it
+            return {"W": self.W, "bad": bad}
 
     path = tmp_path / "m.npz"
     with pytest.raises(ValueError, match="pickle"):

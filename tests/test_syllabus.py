@@ -19,6 +19,7 @@ MODULE_ORDER = [
     "checking",  # datasets, measuring, drawing, exercise checks
     "perceptron",  # lesson 1
     "core",
+    "numerics",
     "init",
     "activations",
     "dense",  # lesson 2: layers and backpropagation

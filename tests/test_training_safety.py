@@ -85,7 +85,7 @@ def test_images_are_located_by_row_and_index_within_the_row():
     X = np.zeros((6, 1, 4, 4))
     X[3, 0, 2, 1] = np.nan
     model = dl.Sequential(dl.Flatten(), dl.Dense(16, 2, rng=0))
-    with pytest.raises(NonFiniteError, match=r"1 NaN value: nan at row 3, index \(0, 2, 1\) within"):
+    with pytest.raises(NonFiniteError, match=r"1 NaN value: nan at row 3, index \(0, 2, 1\) "):
         run(model, X, np.zeros(6, dtype=int))
 
 
@@ -122,7 +122,8 @@ def test_regression_targets_with_nan_are_named():
         (np.arange(40) % 3 * 1.0, DTypeError,
          r"y_train holds class labels as floats .*y_train\.astype\(int\)"),
         (np.arange(40) % 3 + 0.5, DTypeError, r"labels must be integers\. 0\.5 is not a class"),
-        (np.array(["a", "b"] * 20), DTypeError, r"^fit: expected y_train to hold numbers, got text"),
+        (np.array(["a", "b"] * 20), DTypeError, r"^fit: expected y_train to hold numbers, got "
+                                                r"text"),
         (np.eye(3)[np.arange(40) % 3] * 0.5, InvalidValueError,
          r"each row of y_train must sum to 1 .*row 0 sums to 0\.5"),
         (np.zeros((40, 4)), Exception, r"labels of shape \(40,\) or probability rows of shape "
@@ -310,3 +311,18 @@ def test_history_repr_and_the_progress_bar_stay_short_for_huge_losses(capsys):
            optimizer=dl.SGD(model.parameters(), lr=1e-3), epochs=1, batch_size=8, metrics=())
     out = capsys.readouterr().out
     assert "loss=7e+189" in out and max(len(line) for line in out.split("\r")) <= 120
+
+
+def test_an_optimizer_that_refuses_its_step_is_reported_as_divergence():
+    class Overflowing(dl.SGD):
+        def step(self):
+            raise NonFiniteError("Adam: at step 3 a gradient of params[0] overflowed")
+
+    X, y = data()
+    model = classifier()
+    with pytest.raises(TrainingDivergedError, match=(
+            r"^fit: the optimizer's step failed \(Adam: at step 3 .*\) at epoch 1, batch 1 of 5: "
+            r"training diverged\. Try a smaller learning rate \(the optimizer's lr is 0\.1\)")):
+        dl.fit(model, X, y, loss=dl.SoftmaxCrossEntropy(),
+               optimizer=Overflowing(model.parameters(), lr=0.1), epochs=1, batch_size=8,
+               progress=False)

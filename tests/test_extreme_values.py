@@ -1,0 +1,584 @@
+"""Extreme but legal values: the math gives the right answer without a warning, or a named
+dlteach error says why.
+
+Every library call here runs with warnings turned into errors, so a RuntimeWarning that
+escapes from NumPy inside dlteach fails the test. "Right" includes +-inf where the true
+value is beyond the dtype's range (its floating-point rounding).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from dlteach import (
+    SGD,
+    Adam,
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    Flatten,
+    MaxPool2D,
+    MSELoss,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    accuracy,
+    activation_stats,
+    adam_step,
+    class_separation,
+    clip_grad_norm,
+    col2im,
+    confusion_matrix,
+    gradient_norms,
+    log_softmax,
+    momentum_step,
+    pca_project,
+    relative_error,
+    scores_to_labels,
+    sgd_step,
+    softmax,
+)
+from dlteach.errors import InvalidValueError, NonFiniteError
+
+INF = np.inf
+
+
+@contextmanager
+def no_warnings() -> Iterator[None]:
+    """Any warning inside the block is an error (whatever pytest's own filters say)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+# --- softmax and log_softmax -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_of_huge_logits_is_exact(dtype):
+    with no_warnings():
+        p = softmax(np.array([1e4, 0.0], dtype=dtype))
+        lp = log_softmax(np.array([1e4, 0.0], dtype=dtype))
+        q = softmax(np.array([[-1e4, 1e4, 3.0]], dtype=dtype))
+    np.testing.assert_array_equal(p, [1.0, 0.0])
+    np.testing.assert_array_equal(lp, [0.0, -1e4])
+    np.testing.assert_array_equal(q, [[0.0, 1.0, 0.0]])
+    assert p.dtype == lp.dtype == dtype
+
+
+def test_softmax_of_logits_near_the_float64_limit():
+    with no_warnings():
+        p = softmax(np.array([1e300, -1e300]))
+        lp = log_softmax(np.array([1e300, -1e300]))
+        lp_far = log_softmax(np.array([1e308, -1e308]))  # -2e308 is beyond float64
+    np.testing.assert_array_equal(p, [1.0, 0.0])
+    np.testing.assert_array_equal(lp, [0.0, -2e300])
+    np.testing.assert_array_equal(lp_far, [0.0, -INF])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_infinite_logits_give_the_limits(dtype):
+    log2 = math.log(2)
+    with no_warnings():
+        p_inf = softmax(np.array([INF, 0.0], dtype=dtype))
+        lp_inf = log_softmax(np.array([INF, 0.0], dtype=dtype))
+        p_two = softmax(np.array([INF, 5.0, INF], dtype=dtype))
+        lp_two = log_softmax(np.array([INF, 5.0, INF], dtype=dtype))
+        p_neg = softmax(np.array([-INF, 0.0, 0.0], dtype=dtype))
+        lp_neg = log_softmax(np.array([-INF, 0.0, 0.0], dtype=dtype))
+    np.testing.assert_array_equal(p_inf, [1.0, 0.0])
+    np.testing.assert_array_equal(lp_inf, [0.0, -INF])
+    np.testing.assert_array_equal(p_two, [0.5, 0.0, 0.5])  # two +inf share the mass
+    np.testing.assert_allclose(lp_two, [-log2, -INF, -log2], rtol=1e-6)
+    np.testing.assert_array_equal(p_neg, [0.0, 0.5, 0.5])
+    np.testing.assert_allclose(lp_neg, [-INF, -log2, -log2], rtol=1e-6)
+    for out in (p_inf, lp_inf, p_two, lp_two, p_neg, lp_neg):
+        assert out.dtype == dtype
+
+
+def test_infinite_rows_leave_the_other_rows_alone():
+    x = np.array([[INF, 1.0, INF], [1.0, 2.0, 3.0], [-INF, 0.0, -INF], [-INF, 2.0, 1.0]])
+    with no_warnings():
+        p = softmax(x)
+        lp = log_softmax(x)
+        p0 = softmax(x.T, axis=0)
+    np.testing.assert_array_equal(p[0], [0.5, 0.0, 0.5])
+    np.testing.assert_allclose(p[1], softmax(np.array([1.0, 2.0, 3.0])), rtol=1e-15)
+    np.testing.assert_array_equal(p[2], [0.0, 1.0, 0.0])
+    np.testing.assert_allclose(p[3], [0.0, *softmax(np.array([2.0, 1.0]))], rtol=1e-15)
+    np.testing.assert_allclose(lp[1], log_softmax(np.array([1.0, 2.0, 3.0])), rtol=1e-15)
+    np.testing.assert_array_equal(lp[2], [-INF, 0.0, -INF])
+    np.testing.assert_array_equal(p0, p.T)
+
+
+@pytest.mark.parametrize(
+    ("fn", "x", "axis", "message"),
+    [
+        (softmax, [[0.0, 1.0], [-INF, -INF]], -1, r"^softmax: row 1 is all -inf: every e\^x is 0"),
+        (log_softmax, [[np.nan, 0.0], [1.0, 2.0]], -1, r"^log_softmax: row 0 holds NaN"),
+        (softmax, [[np.nan, 0.0], [np.nan, 1.0]], -1, r"^softmax: row 0 holds NaN.*\(1 more"),
+        (softmax, [[0.0, -INF], [1.0, -INF]], 0, r"^softmax: column 1 is all -inf"),
+        (log_softmax, [-INF, -INF, -INF], -1, r"^log_softmax: the input is all -inf"),
+        (softmax, np.full((2, 3, 2), -INF), 1, r"^softmax: the slice x\[0, :, 0\] is all -inf"),
+    ],
+)
+def test_a_slice_without_a_softmax_is_a_named_error(fn, x, axis, message):
+    with no_warnings(), pytest.raises(NonFiniteError, match=message):
+        fn(np.array(x), axis=axis)
+
+
+def test_without_a_softmax_inside_errstate_invalid_ignore_it_is_numpys_nan():
+    # fit runs the model inside np.errstate(invalid="ignore") and reports NaN outputs as
+    # divergence, with the epoch and batch: there the NaN is returned, as NumPy would.
+    x = np.array([[np.nan, 1.0], [-INF, -INF], [INF, 1.0], [1.0, 2.0]])
+    with no_warnings(), np.errstate(invalid="ignore"):
+        p = softmax(x)
+        y = Softmax().forward(x)
+    assert np.isnan(p[:2]).all() and np.isnan(y[:2]).all()
+    np.testing.assert_array_equal(p[2], [1.0, 0.0])
+    np.testing.assert_allclose(p[3], softmax(np.array([1.0, 2.0])), rtol=1e-15)
+
+
+def test_the_softmax_layer_names_itself_and_handles_infinite_logits():
+    layer = Softmax()
+    with no_warnings(), pytest.raises(NonFiniteError, match=r"^Softmax\(\): row 1 holds NaN"):
+        layer.forward(np.array([[0.0, 1.0], [np.nan, 1.0]]))
+    with no_warnings():
+        y = layer.forward(np.array([[INF, 0.0, INF], [1e4, 0.0, -1e4]]))
+        dx = layer.backward(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+    np.testing.assert_array_equal(y, [[0.5, 0.0, 0.5], [1.0, 0.0, 0.0]])
+    # dL/dx = y * (g - sum_k g_k y_k): row 0: s = 2, so (-0.5, 0, 0.5); row 1: 0.
+    np.testing.assert_array_equal(dx, [[-0.5, 0.0, 0.5], [0.0, 0.0, 0.0]])
+
+
+def test_softmax_backward_with_huge_gradients_overflows_only_where_the_answer_does():
+    layer = Softmax()
+    y = layer.forward(np.array([[math.log(9.0), 0.0]]))  # y = (0.9, 0.1)
+    g = np.array([[1.5e308, -1.5e308]])
+    with no_warnings():
+        dx = layer.backward(g)
+    # s = 0.9 g0 + 0.1 g1 = 1.2e308; y * (g - s) = (0.27e308, -0.27e308): representable,
+    # though g1 - s = -2.7e308 is not.
+    s = y[0, 0] * 1.5e308 - y[0, 1] * 1.5e308
+    want = [y[0, 0] * 1.5e308 - y[0, 0] * s, -y[0, 1] * 1.5e308 - y[0, 1] * s]
+    np.testing.assert_allclose(dx[0], want, rtol=1e-12)
+    np.testing.assert_allclose(dx[0], [2.7e307, -2.7e307], rtol=1e-9)
+
+
+# --- every layer, forward and backward, on huge activations -------------------------------------
+
+SIZES = [
+    pytest.param(np.float64, 1e4, id="f64-1e4"),
+    pytest.param(np.float64, 1e150, id="f64-1e150"),
+    pytest.param(np.float64, 1e300, id="f64-1e300"),
+    pytest.param(np.float32, 1e4, id="f32-1e4"),
+    pytest.param(np.float32, 1e30, id="f32-1e30"),
+]
+
+# Layers that are linear in x (zero bias) and whose backward is linear in the gradient:
+# layer(big * x) = big * layer(x), so the float64-sized answer is known from a small input.
+# name -> (factory(dtype), input shape, how each parameter's gradient scales: 2 = big^2)
+LINEAR = {
+    "Dense": (lambda dt: Dense(3, 2, rng=0, dtype=dt), (4, 3), {"W": 2, "b": 1}),
+    "Conv2D": (lambda dt: Conv2D(2, 3, 3, padding=1, rng=0, dtype=dt), (2, 2, 4, 4),
+               {"W": 2, "b": 1}),
+    "MaxPool2D": (lambda dt: MaxPool2D(2), (2, 2, 4, 4), {}),
+    "MaxPool2D-overlap": (lambda dt: MaxPool2D(2, stride=1), (2, 2, 4, 4), {}),
+    "AvgPool2D": (lambda dt: AvgPool2D(2), (2, 2, 4, 4), {}),
+    "AvgPool2D-overlap": (lambda dt: AvgPool2D(3, stride=1), (2, 2, 5, 5), {}),
+    "Flatten": (lambda dt: Flatten(), (2, 2, 3, 3), {}),
+    "ReLU": (lambda dt: ReLU(), (3, 4), {}),
+}
+
+
+@pytest.mark.parametrize(("dtype", "big"), SIZES)
+@pytest.mark.parametrize("name", list(LINEAR))
+def test_linear_layers_scale_exactly_to_huge_values(name, dtype, big):
+    make, shape, powers = LINEAR[name]
+    rng = np.random.default_rng(0)
+    # Positive inputs and gradients: dL/dW = x^T g then has one sign, so where it passes
+    # the dtype's range the right answer is +-inf (not an undefined inf - inf).
+    x = rng.uniform(0.5, 1.0, size=shape).astype(dtype)
+    if name == "ReLU":
+        x *= np.where(rng.random(shape) < 0.5, -1, 1).astype(dtype)
+    layer = make(dtype)
+    reference = copy.deepcopy(layer)
+    y_small = reference.forward(x)
+    g = rng.uniform(0.5, 1.0, size=y_small.shape).astype(dtype)
+    dx_small = reference.backward(g)
+
+    with no_warnings():
+        y = layer.forward(x * dtype(big))
+        dx = layer.backward(g * dtype(big))
+
+    with np.errstate(over="ignore"):  # the expected values may be inf themselves
+        want_y = y_small * dtype(big)
+        want_dx = dx_small * dtype(big)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y, want_y, rtol=tol, err_msg=f"{layer!r} forward")
+    np.testing.assert_allclose(dx, want_dx, rtol=tol, err_msg=f"{layer!r} backward")
+    assert y.dtype == dx.dtype == dtype
+    twins = reference.named_parameters()
+    for pname, p in layer.named_parameters().items():
+        with np.errstate(over="ignore"):
+            want = twins[pname].grad * dtype(big) ** powers[pname]
+        np.testing.assert_allclose(p.grad, want, rtol=tol, err_msg=f"{layer!r} d{pname}")
+    if name in ("Dense", "Conv2D") and big > math.sqrt(np.finfo(dtype).max):
+        assert np.isposinf(layer.W.grad).all()  # x^T g is beyond the range: +inf
+
+
+@pytest.mark.parametrize(("dtype", "big"), SIZES)
+def test_saturating_activations_on_huge_values(dtype, big):
+    x = np.array([[1.0, -1.0, 2.0, -3.0]], dtype=dtype) * dtype(big)
+    g = np.array([[1.0, -2.0, 3.0, 4.0]], dtype=dtype) * dtype(big)
+    with no_warnings():
+        sig, tanh, soft = Sigmoid(), Tanh(), Softmax()
+        y_sig, y_tanh, y_soft = sig.forward(x), tanh.forward(x), soft.forward(x)
+        d_sig, d_tanh, d_soft = sig.backward(g), tanh.backward(g), soft.backward(g)
+    np.testing.assert_array_equal(y_sig, [[1, 0, 1, 0]])
+    np.testing.assert_array_equal(y_tanh, [[1, -1, 1, -1]])
+    np.testing.assert_array_equal(y_soft, [[0, 0, 1, 0]])
+    # Saturated: the derivatives are exactly 0, however large the gradient.
+    for d in (d_sig, d_tanh, d_soft):
+        np.testing.assert_array_equal(d, np.zeros_like(g))
+        assert d.dtype == dtype
+
+
+def test_huge_gradients_through_moderate_activations():
+    x = np.array([[0.5, -1.0, 2.0]])
+    g = np.array([[1e308, -1e308, 1e308]])
+    with no_warnings():
+        layers = [Sigmoid(), Tanh(), ReLU()]
+        for layer in layers:
+            layer.forward(x)
+        d_sig, d_tanh, d_relu = (layer.backward(g) for layer in layers)
+    s = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(d_sig, g * s * (1 - s), rtol=1e-12)
+    np.testing.assert_allclose(d_tanh, g * (1 - np.tanh(x) ** 2), rtol=1e-12)
+    np.testing.assert_array_equal(d_relu, [[1e308, 0, 1e308]])
+
+
+def test_average_pooling_of_values_whose_sum_overflows():
+    for dtype, top in ((np.float64, 1.5e308), (np.float32, np.float32(3e38))):
+        x = np.full((1, 1, 2, 4), top, dtype=dtype)
+        x[..., 2:] = -top
+        with no_warnings():
+            y = AvgPool2D(2).forward(x)
+        # Four values of 1.5e308 sum beyond float64, but their mean is 1.5e308.
+        np.testing.assert_array_equal(y, np.array([[[[top, -top]]]], dtype=dtype))
+        assert y.dtype == dtype
+
+
+def test_overlapping_max_pool_gradients_add_up_to_inf_beyond_the_range():
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 1, 1] = 1.0  # the maximum of all four 2x2 windows
+    layer = MaxPool2D(2, stride=1)
+    layer.forward(x)
+    with no_warnings():
+        dx = layer.backward(np.full((1, 1, 2, 2), 1e308))
+    assert dx[0, 0, 1, 1] == INF  # 4e308: beyond float64
+    assert np.count_nonzero(dx) == 1
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: (ReLU(), (2, 3)), id="ReLU"),
+        pytest.param(lambda: (Sigmoid(), (2, 3)), id="Sigmoid"),
+        pytest.param(lambda: (Dense(3, 3, rng=0, dtype=np.float32), (2, 3)), id="Dense"),
+        pytest.param(lambda: (Flatten(), (2, 3, 1)), id="Flatten"),
+        pytest.param(lambda: (AvgPool2D(1), (2, 3, 1, 1)), id="AvgPool2D"),
+        pytest.param(lambda: (MaxPool2D(1), (2, 3, 1, 1)), id="MaxPool2D"),
+        pytest.param(lambda: (Conv2D(3, 3, 1, rng=0, dtype=np.float32), (2, 3, 1, 1)),
+                     id="Conv2D"),
+    ],
+)
+def test_a_float64_gradient_too_large_for_a_float32_layer_becomes_inf(make):
+    layer, shape = make()
+    x = np.full(shape, 2.0, dtype=np.float32)
+    y = layer.forward(x)
+    g = np.full(y.shape, 0.5)
+    g[:, 0] = 1e300  # float64; in float32 it is inf
+    with no_warnings():
+        dx = layer.backward(g)
+    assert dx.dtype == np.float32
+    assert not np.isnan(dx).any() and np.isinf(dx).any()
+    for p in layer.parameters():
+        assert not np.isnan(p.grad).any() and np.isinf(p.grad).any()
+
+
+def test_an_infinite_gradient_through_softmax_is_a_named_error():
+    # The float32 cast of 1e300 is inf, and y * (g - sum_k g_k y_k) is then inf - inf.
+    layer = Softmax()
+    layer.forward(np.array([[1.0, 2.0, 3.0]], dtype=np.float32))
+    with no_warnings(), pytest.raises(NonFiniteError, match=r"^Softmax\(\): the backward "):
+        layer.backward(np.array([[1e300, 0.5, 0.5]]))
+
+
+def test_col2im_sums_beyond_the_range_are_inf():
+    cols = np.full((4, 4), 1e308)  # 2x2 kernel, stride 1 on a 3x3 image: the centre gets 4
+    with no_warnings():
+        x = col2im(cols, (1, 1, 3, 3), 2)
+    assert x[0, 0, 1, 1] == INF and x[0, 0, 0, 0] == 1e308
+
+
+# --- where no answer exists: a named error (or NaN, when the caller asks NumPy for it) ----------
+
+
+def _matmul_flags_invalid() -> bool:
+    a, b = np.array([[1e300, 1e300]]), np.array([[1e300], [-1e300]])
+    with np.errstate(over="ignore", invalid="raise"):
+        try:
+            a @ b
+        except FloatingPointError:
+            return True
+    return False
+
+
+def test_overflow_inside_a_matrix_product_is_inf_whether_or_not_numpy_reports_it():
+    # NumPy 2 reports overflow in matmul (a RuntimeWarning); some older NumPy or BLAS
+    # builds do not. The layers give +inf without a warning either way.
+    layer = Dense(2, 2, rng=0)
+    layer.W.value[...] = 1e200
+    x = np.full((3, 2), 1e200)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plain = x @ layer.W.value
+    numpy_warns = any(issubclass(w.category, RuntimeWarning) for w in caught)
+    assert np.isposinf(plain).all(), f"NumPy's own product (warned: {numpy_warns})"
+    with no_warnings():
+        y = layer.forward(x)
+    assert np.isposinf(y).all()
+
+
+@pytest.mark.parametrize("kind", ["Dense", "Conv2D"])
+def test_overflowed_terms_of_opposite_signs_are_a_named_error(kind):
+    if not _matmul_flags_invalid():
+        pytest.xfail("this NumPy's matmul does not report inf - inf; the NaN goes unnoticed")
+    if kind == "Dense":
+        layer, x = Dense(1, 1, rng=0), np.array([[1e300], [1e300]])
+        g = np.array([[1e300], [-1e300]])  # dL/dW = 1e600 - 1e600
+        layer.W.value[...] = 1.0
+    else:
+        layer, x = Conv2D(1, 1, 1, bias=False, rng=0), np.array([[[[1e300]]], [[[1e300]]]])
+        g = np.array([[[[1e300]]], [[[-1e300]]]])
+        layer.W.value[...] = 1.0
+    layer.forward(x)
+    with no_warnings(), pytest.raises(
+        NonFiniteError, match=rf"^{kind}\(.*\): the backward cannot be computed: it met inf - inf"
+    ):
+        layer.backward(g)
+    # Inside np.errstate(invalid="ignore"), as in fit, it is NumPy's NaN (fit reports it).
+    layer.zero_grad()
+    layer.forward(x)
+    with no_warnings(), np.errstate(invalid="ignore"):
+        layer.backward(g)
+    assert np.isnan(layer.W.grad).all()
+
+
+def test_infinite_inputs_of_opposite_signs_are_a_named_error_and_nan_passes_through():
+    layer = Dense(2, 1, rng=0)
+    layer.W.value[...] = 1.0
+    with no_warnings():
+        if _matmul_flags_invalid():
+            with pytest.raises(NonFiniteError, match=r"^Dense\(2 -> 1\): the forward"):
+                layer.forward(np.array([[INF, -INF]]))
+        y = layer.forward(np.array([[np.nan, 1.0]]))  # NaN in, NaN out: no error
+        avg = AvgPool2D(2).forward(np.array([[[[np.nan, 1.0], [2.0, 3.0]]]]))
+    assert np.isnan(y).all() and np.isnan(avg).all()
+    with no_warnings(), pytest.raises(NonFiniteError, match=r"^AvgPool2D\(2x2\): the forward"):
+        AvgPool2D(2).forward(np.array([[[[INF, -INF], [2.0, 3.0]]]]))
+
+
+# --- optimizers ---------------------------------------------------------------------------------
+
+
+def test_sgd_and_momentum_steps_with_huge_gradients():
+    w = np.array([0.0, 1.0, 5.0])
+    g = np.array([1e300, -1e308, 1e308])
+    with no_warnings():
+        w1 = sgd_step(w, g, lr=0.1)
+        w2 = sgd_step(w, g, lr=10.0)  # -1e309: beyond float64
+        w3, v3 = momentum_step(w, g, np.full(3, -1e308), lr=10.0, momentum=0.9)
+    np.testing.assert_allclose(w1, [-1e299, 1 + 1e307, 5 - 1e307], rtol=1e-15)
+    np.testing.assert_array_equal(w2, [-1e301, INF, -INF])
+    # v = 0.9 * -1e308 - 10 * g: -9.000001e307, then +-1e309 (beyond float64) for the others.
+    np.testing.assert_allclose(v3, [-9.000001e307, INF, -INF], rtol=1e-15)
+    np.testing.assert_allclose(w3, [-9.000001e307, INF, -INF], rtol=1e-15)
+
+
+def test_adam_step_with_huge_gradients_moves_about_lr_in_the_right_direction():
+    w, g = np.zeros(3), np.array([1e200, -1e200, 1e-3])
+    with no_warnings():
+        w_new, m_new, v_new = adam_step(w, g, np.zeros(3), np.zeros(3), t=1, lr=1e-3)
+    # First step: m_hat / sqrt(v_hat) = g / |g|, so each weight moves by about lr.
+    np.testing.assert_allclose(w_new, [-1e-3, 1e-3, -1e-3 * 1e-3 / (1e-3 + 1e-8)], rtol=1e-9)
+    np.testing.assert_allclose(m_new, 0.1 * g, rtol=1e-15)
+    np.testing.assert_array_equal(v_new[:2], [INF, INF])  # 1e397: beyond float64
+    np.testing.assert_allclose(v_new[2], 1e-3 * 1e-6, rtol=1e-12)
+
+
+def test_adam_step_later_steps_and_float32():
+    w = np.array([1.0, -1.0])
+    m, v = np.array([1e150, 0.0]), np.array([1e296, 1.0])
+    g = np.array([1e200, -3.0])
+    with no_warnings():
+        w_new, _, v_new = adam_step(w, g, m, v, t=3, lr=0.01)
+    # The formula, written with everything divided by s = |g| for the first weight.
+    b1, b2 = 0.9, 0.999
+    m_hat = (b1 * 1e150 / 1e200 + (1 - b1)) / (1 - b1**3)
+    v_hat = (b2 * 1e296 / 1e400 + (1 - b2)) / (1 - b2**3)
+    want0 = 1.0 - 0.01 * m_hat / math.sqrt(v_hat)
+    m1 = (1 - b1) * -3.0 / (1 - b1**3)
+    v1 = (b2 * 1.0 + (1 - b2) * 9.0) / (1 - b2**3)
+    np.testing.assert_allclose(w_new, [want0, -1.0 - 0.01 * m1 / (math.sqrt(v1) + 1e-8)],
+                               rtol=1e-9)
+    assert v_new[0] == INF
+    w32 = np.zeros(2, dtype=np.float32)
+    g32 = np.array([1e20, -1e20], dtype=np.float32)  # 1e40 is beyond float32
+    with no_warnings():
+        w32_new, _, _ = adam_step(w32, g32, np.zeros_like(w32), np.zeros_like(w32), t=1)
+    assert w32_new.dtype == np.float32
+    np.testing.assert_allclose(w32_new, [-1e-3, 1e-3], rtol=1e-5)
+
+
+def test_optimizer_classes_with_huge_gradients():
+    p = Parameter(np.zeros(2))
+    opt = Adam([p], lr=0.01)
+    p.grad = np.array([1e200, -1e200])
+    with no_warnings():
+        opt.step()
+    np.testing.assert_allclose(p.value, [-0.01, 0.01], rtol=1e-9)
+    # v now holds inf (1e397): Adam cannot size this weight's steps any more, and says so.
+    with no_warnings(), pytest.raises(
+        NonFiniteError, match=r"^Adam: at step 1 a gradient of params\[0\] \(Parameter"
+    ):
+        opt.step()
+    np.testing.assert_allclose(p.value, [-0.01, 0.01], rtol=1e-9)  # untouched
+    q = Parameter(np.zeros(2))
+    q.grad = np.array([1e150, -1e150])  # squares 1e300: no overflow at all
+    with no_warnings():
+        Adam([q], lr=0.01).step()
+    np.testing.assert_allclose(q.value, [-0.01, 0.01], rtol=1e-9)
+    for momentum in (0.0, 0.9):
+        r = Parameter(np.zeros(2))
+        r.grad = np.array([1e308, -1e300])
+        with no_warnings():
+            SGD([r], lr=10.0, momentum=momentum).step()
+        np.testing.assert_array_equal(r.value, [-INF, 1e301])
+
+
+def _norm(arrays: list[np.ndarray]) -> float:
+    peak = max(float(np.abs(a).max()) for a in arrays)
+    return peak * math.sqrt(sum(float(np.sum((a / peak) ** 2)) for a in arrays))
+
+
+def test_clip_grad_norm_of_huge_gradients():
+    a, b = Parameter(np.zeros(2)), Parameter(np.zeros(1))
+    a.grad, b.grad = np.array([1e200, -1e200]), np.array([1e200])
+    with no_warnings():
+        norm = clip_grad_norm([a, b], max_norm=1.0)
+    assert norm == pytest.approx(math.sqrt(3) * 1e200, rel=1e-12)
+    assert _norm([a.grad, b.grad]) == pytest.approx(1.0, rel=1e-12)
+    np.testing.assert_allclose(a.grad, [1 / math.sqrt(3), -1 / math.sqrt(3)], rtol=1e-12)
+
+    # A norm beyond float64 itself (2.1e308) is inf; the gradients are still clipped.
+    c = Parameter(np.zeros(2))
+    c.grad = np.array([1.5e308, 1.5e308])
+    with no_warnings():
+        assert clip_grad_norm([c], max_norm=2.0) == INF
+    np.testing.assert_allclose(c.grad, [math.sqrt(2), math.sqrt(2)], rtol=1e-12)
+
+    d = Parameter(np.zeros(2, dtype=np.float32))
+    d.grad = np.array([3e38, -3e38], dtype=np.float32)
+    with no_warnings():
+        norm = clip_grad_norm([d], max_norm=1.0)
+    assert norm == pytest.approx(3e38 * math.sqrt(2), rel=1e-6) and d.grad.dtype == np.float32
+    np.testing.assert_allclose(d.grad, [2**-0.5, -(2**-0.5)], rtol=1e-6)
+
+    e = Parameter(np.zeros(2))
+    e.grad = np.array([INF, 1.0])
+    with no_warnings():
+        assert clip_grad_norm([e], max_norm=1.0) == INF
+    np.testing.assert_array_equal(e.grad, [INF, 1.0])  # infinite gradients: left alone
+
+
+# --- metrics, diagnostics, gradcheck -------------------------------------------------------------
+
+
+def test_metrics_on_huge_scores():
+    scores = np.array([[1e300, -1e300, 0.0], [-1e308, 1e308, 1e307], [0.0, -1e4, 1e4]])
+    y = np.array([0, 1, 2])
+    with no_warnings():
+        assert accuracy(y, scores) == 1.0
+        np.testing.assert_array_equal(confusion_matrix(y, scores), np.eye(3, dtype=int))
+        np.testing.assert_array_equal(
+            scores_to_labels(np.array([1e300, -1e300, 0.0]), threshold=0.0), [1, 0, 1]
+        )
+    with no_warnings(), pytest.raises(InvalidValueError, match=r"^accuracy: y_pred holds inf"):
+        accuracy(y, np.array([[INF, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+
+
+def test_activation_stats_of_huge_and_infinite_activations():
+    X = np.array([[1.5e308, -1e308], [1.5e308, 1e308]])  # ReLU keeps 1.5, 0, 1.5, 1 (e308)
+    with no_warnings():
+        stats = activation_stats(Sequential(ReLU()), X)
+    # Their sum, 4e308, is beyond float64; their mean is not.
+    assert stats.mean[0] == pytest.approx(1e308, rel=1e-12)
+    assert stats.std[0] == pytest.approx(math.sqrt(0.375) * 1e308, rel=1e-12)
+    assert stats.zero_fraction[0] == 0.25
+    with no_warnings():
+        inf_stats = activation_stats(Sequential(ReLU()), np.array([[INF, 1.0], [2.0, 3.0]]))
+        both = activation_stats(Sequential(Tanh(), Flatten()), np.array([[1.0, 2.0]]))
+    assert inf_stats.mean[0] == INF and inf_stats.std[0] == INF
+    assert np.isfinite(both.mean).all()
+
+
+def test_gradient_norms_of_huge_gradients():
+    layer = Dense(1, 1, rng=0)
+    layer.W.value[...] = 1.0
+    model = Sequential(layer)
+    X, y = np.array([[1e100]]), np.array([[0.0]])
+    with no_warnings():
+        norms = gradient_norms(model, X, y, MSELoss())
+    # pred = 1e100, dL/dpred = 2e100, dL/dW = x * 2e100 = 2e200; dL/db = 2e100.
+    assert norms["0.W"] == pytest.approx(2e200, rel=1e-12)
+    assert norms["0.b"] == pytest.approx(2e100, rel=1e-12)
+
+
+def test_pca_and_class_separation_of_huge_values():
+    rng = np.random.default_rng(0)
+    H = rng.normal(size=(30, 4)) + np.repeat(np.eye(3, 4) * 3, 10, axis=0)
+    y = np.repeat(np.arange(3), 10)
+    Z, explained = pca_project(H)
+    with no_warnings():
+        Z_big, explained_big = pca_project(H * 1e300)
+        sep_big = class_separation(H * 1e300, y)
+    np.testing.assert_allclose(explained_big, explained, rtol=1e-9)
+    np.testing.assert_allclose(Z_big, Z * 1e300, rtol=1e-9, atol=1e291)
+    assert sep_big == pytest.approx(class_separation(H, y), rel=1e-9)
+    bad = H.copy()
+    bad[3, 1] = INF
+    with no_warnings(), pytest.raises(NonFiniteError, match=r"^pca_project: X holds inf at "):
+        pca_project(bad)
+    with no_warnings(), pytest.raises(NonFiniteError, match=r"^class_separation: H holds inf"):
+        class_separation(bad, y)
+
+
+def test_relative_error_of_gradients_near_the_float64_limit():
+    with no_warnings():
+        assert relative_error(np.array([1e308, 0.0]), np.array([-1e308, 0.0])) == 2.0
+        err = relative_error(np.array([1.5e308, 1.0]), np.array([-1.4e308, 1.0]))
+        small = relative_error(np.array([1e300, 2e300]), np.array([1e300, 2.2e300]))
+    assert err == pytest.approx(2.9 / 1.5, rel=1e-12)
+    assert small == pytest.approx(0.2 / 2.2, rel=1e-12)
