@@ -3,6 +3,10 @@
 Run ``dlteach --help`` (or ``python -m dlteach --help``). Exit codes: 0 success,
 1 a check failed (stale notebooks, an exercise not passed, a solution that raised),
 2 a usage error or something unreadable (no course directory, not a notebook).
+
+``grade``, ``refresh`` and ``open`` start kernels with the thread policy of
+:mod:`dlteach.tools.threads` (one BLAS/OpenMP thread unless ``--threads``,
+``DLTEACH_THREADS`` or an explicit ``OPENBLAS_NUM_THREADS`` etc. says otherwise).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +31,14 @@ from dlteach.tools.catalog import (
     CourseError,
     check_course_dir,
     find_course_dir,
+)
+from dlteach.tools.threads import (
+    AUTO,
+    DEFAULT_THREADS,
+    ENV_VARIABLE,
+    ThreadSettingError,
+    parse_threads,
+    thread_env,
 )
 
 if TYPE_CHECKING:
@@ -145,10 +158,69 @@ def cmd_open(args: argparse.Namespace) -> int:
     return launch(command, cwd=notebooks)
 
 
+@contextmanager
+def thread_environment(threads: int | str | None) -> Iterator[None]:
+    """While inside, ``os.environ`` carries the thread policy (dlteach.tools.threads).
+
+    Kernels started meanwhile (by grade and refresh, or by the JupyterLab server that
+    ``open`` runs) inherit it. ``threads`` is the ``--threads`` option (None: not given).
+    Raises ThreadSettingError, before anything starts, for an invalid ``DLTEACH_THREADS``.
+    """
+    changes = thread_env(os.environ, threads)
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        for name, value in changes.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _threads_argument(text: str) -> int | str:
+    try:
+        count = parse_threads(text, "--threads")
+    except ThreadSettingError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive whole number of threads or '{AUTO}', got {text!r}") from None
+    return AUTO if count is None else count
+
+
+THREADS_HELP = (
+    "threads per numerical library (BLAS, OpenMP) in the kernels it starts: a number, or "
+    f"'{AUTO}' for each library's own default (OpenBLAS: one per core). Without it: "
+    f"{ENV_VARIABLE} if set, else {DEFAULT_THREADS}; a thread variable set in the "
+    "environment (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS, ...) is kept. "
+    "--threads overrides them all"
+)
+
+THREADS_EPILOG = f"""\
+threads: the kernels that grade, refresh and open start use {DEFAULT_THREADS} BLAS/OpenMP thread
+by default. On a shared, busy machine idle BLAS threads spin and take the CPU from
+the work: with one thread a notebook slows down far less. Override it with
+--threads N (or 'auto': each library's default), with {ENV_VARIABLE}=N (or 'auto'),
+or by setting OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, ... yourself (kept unless
+--threads is given). OPENBLAS_CORETYPE and other settings are never changed.
+"""
+
+
+def _add_threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=_threads_argument, default=None, metavar="N",
+                   help=THREADS_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dlteach",
         description="dlteach: learn the fundamentals of deep learning by building them in NumPy.",
+        epilog=THREADS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--course-dir", metavar="DIR",
@@ -175,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--timeout", type=float, default=60, metavar="S",
                    help="time limit per cell in seconds (default 60)")
+    _add_threads_option(p)
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("refresh", help="re-run solution notebooks in place, then regenerate "
@@ -183,9 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lesson stems or numbers (default: all), e.g. 01_perceptron or 1")
     p.add_argument("--timeout", type=float, default=600, metavar="S",
                    help="time limit per cell in seconds (default 600)")
+    _add_threads_option(p)
     p.set_defaults(func=cmd_refresh)
 
-    p = sub.add_parser("open", help="start JupyterLab on the start page")
+    p = sub.add_parser("open", help="start JupyterLab on the start page (its kernels get "
+                                    "the thread policy, see --threads)")
+    _add_threads_option(p)
     p.set_defaults(func=cmd_open)
     return parser
 
@@ -194,7 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (errors print one line, no traceback)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        if not hasattr(args, "threads"):
+            return args.func(args)
+        with thread_environment(args.threads):
+            return args.func(args)
     except (DLTeachError, OSError) as exc:
         print(f"dlteach {args.command}: error: {exc}", file=sys.stderr)
         return 2

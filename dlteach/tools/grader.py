@@ -8,6 +8,12 @@ last verdict per exercise, and reports each expected exercise as passed, failed
 (with its message), not attempted, or not run (its check never showed a verdict:
 the notebook stopped first, or the check cell was deleted).
 
+A cell that hits the time limit is interrupted and the run goes on, but the later
+cells that need what it would have defined are not run (see
+:func:`dlteach.tools.execute.execute_notebook`): the report says which, an exercise
+whose check was among them is "not run" with the reason, and a NameError that the
+timeout caused is not reported as the learner's error.
+
 Which exercises are expected comes from the lesson the notebook belongs to: the
 lesson module its ``from dlteach.exercises import lessonNN`` cell imports, else its
 file name. A notebook of no known lesson is graded on the verdicts it shows, but
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +33,7 @@ from nbformat import NotebookNode
 from dlteach.checking import VERDICT_MIMETYPE
 from dlteach.exercises import LESSON_EXERCISES
 from dlteach.tools.catalog import CourseError, find_lesson
-from dlteach.tools.execute import cell_summary, execute_notebook
+from dlteach.tools.execute import CellEvent, cell_summary, execute_notebook
 from dlteach.tools.learner import read_notebook
 
 PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN = "passed", "failed", "not attempted", "not run"
@@ -45,7 +52,12 @@ class ExerciseResult:
 
 @dataclass(frozen=True)
 class Problem:
-    """A cell that raised, timed out or stopped the kernel. cell: 1-based position."""
+    """A cell that raised, timed out or stopped the kernel. cell: 1-based position.
+
+    kind: "error", "timeout", "dead kernel", "unresponsive", "note" (cell 0), or
+    "not run" (the cell needs what a cell that hit the time limit would have defined;
+    the table leaves these out: the timeout's line lists them).
+    """
 
     cell: int
     kind: str
@@ -68,8 +80,9 @@ class GradeReport:
 
     @property
     def all_passed(self) -> bool:
-        """True when the notebook ran to its end and every exercise (at least one) passed."""
-        stopped = any(p.kind not in ("error", "timeout", "note") for p in self.problems)
+        """True when the notebook ran to its end, no cell hit the time limit, and every
+        exercise (at least one) passed."""
+        stopped = any(p.kind not in ("error", "note") for p in self.problems)
         return (self.error is None and not stopped and bool(self.exercises)
                 and all(e.status == PASSED for e in self.exercises))
 
@@ -104,13 +117,21 @@ class GradeReport:
             lines.append(f"  {'exercise'.ljust(width)}  status")
             for e in self.exercises:
                 lines.append(f"  {e.name.ljust(width)}  {_ICONS[e.status]} {e.status}")
+                indent = f"  {' ' * width}     "
                 if e.status == FAILED and e.message:
-                    lines.extend(f"  {' ' * width}     {ln}" for ln in e.message.splitlines())
+                    lines.extend(f"{indent}{ln}" for ln in e.message.splitlines())
+                elif e.status == NOT_RUN and e.message:
+                    lines.extend(_wrap(e.message, indent, indent))
         elif not self.error:
             lines.append("  no exercises found: no check cell showed a verdict.")
-        if self.problems:
+        problems = [p for p in self.problems if p.kind != "not run"]
+        if problems:
             lines.append("  problems:")
-            lines.extend(f"    {p.message}" for p in self.problems)
+            for p in problems:
+                if p.kind == "timeout":
+                    lines.extend(_wrap(p.message, "    ", "      "))
+                else:
+                    lines.append(f"    {p.message}")
         if self.error and not self.exercises:
             return "\n".join(lines)
         c = self.counts()
@@ -122,6 +143,12 @@ class GradeReport:
 
     def __str__(self) -> str:
         return self.table()
+
+
+def _wrap(text: str, first: str, rest: str, width: int = 100) -> list[str]:
+    return textwrap.wrap(text, width=max(60, width), initial_indent=first,
+                         subsequent_indent=rest, break_long_words=False,
+                         break_on_hyphens=False)
 
 
 _LESSON_IMPORT = re.compile(r"from\s+dlteach\.exercises\s+import\s+(lesson\d+)\b")
@@ -212,19 +239,81 @@ def grade(path: str | Path, timeout_per_cell: float = 60) -> GradeReport:
         report.error_kind = "kernel"
         report.exercises = [ExerciseResult(name, NOT_RUN) for name in expected or ()]
         return report
-    for event in events:
-        where = f'cell {event.index + 1} ("{cell_summary(nb.cells[event.index])}")'
-        if event.kind == "timeout":
-            message = (f"{where} timed out: it ran longer than the "
-                       f"{max(1, round(timeout_per_cell))} s limit per cell and was interrupted.")
-        elif event.kind == "error":
-            message = f"{where} raised {event.ename}: {event.evalue}"
-        else:
-            message = (f"{where} stopped the notebook ({event.kind}: {event.evalue}); "
-                       "the cells after it were not run.")
-        report.problems.append(Problem(event.index + 1, event.kind, message))
+    limit = max(1, round(timeout_per_cell))
+    report.problems += [Problem(event.index + 1, event.kind, _problem(nb, event, events, limit))
+                        for event in events]
     verdicts = collect_verdicts(nb)
     names = list(expected) if expected is not None else []
     names += [name for name in verdicts if name not in names]
-    report.exercises = [verdicts.get(name, ExerciseResult(name, NOT_RUN)) for name in names]
+    report.exercises = [verdicts.get(name) or ExerciseResult(name, NOT_RUN,
+                                                             _why_not_run(nb, name, events, limit))
+                        for name in names]
     return report
+
+
+def _where(nb: NotebookNode, index: int) -> str:
+    return f'cell {index + 1} ("{cell_summary(nb.cells[index])}")'
+
+
+def _cell_list(numbers: list[int]) -> str:
+    """[8, 9, 10, 12] -> "cells 8-10, 12"; [8] -> "cell 8"."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = [f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs]
+    return ("cells " if len(numbers) > 1 else "cell ") + ", ".join(parts)
+
+
+def _because(event: CellEvent) -> str:
+    """Where the missing name of a "not run" event comes from, and why it is missing."""
+    if event.provider == event.cause:
+        return f"cell {event.cause + 1}, which hit the time limit"
+    return (f"cell {event.provider + 1}, which was not run either "
+            f"(cell {event.cause + 1} hit the time limit)")
+
+
+def _problem(nb: NotebookNode, event: CellEvent, events: list[CellEvent], limit: int) -> str:
+    """The report's line for one event of the run."""
+    where = _where(nb, event.index)
+    if event.kind == "timeout":
+        message = f"{where} hit the {limit} s time limit and was interrupted"
+        dependents = [e.index + 1 for e in events
+                      if e.kind == "not run" and e.cause == event.index]
+        if dependents:
+            message += (": the cells that need what it defines were not run "
+                        f"({_cell_list(dependents)})")
+        return message + "."
+    if event.kind == "not run" and not event.ename:
+        return f"{where} was not run: it needs {event.needs}, from {_because(event)}."
+    if event.kind == "not run":
+        return (f"{where} stopped at {event.ename}: {event.evalue}. {event.needs} comes from "
+                f"{_because(event)}: counted as not run, not as an error in this cell.")
+    if event.kind == "error":
+        message = f"{where} raised {event.ename}: {event.evalue}"
+        if event.cause is not None:
+            message += (f" (perhaps because cell {event.cause + 1} hit the time limit before "
+                        "defining it)")
+        return message
+    return (f"{where} stopped the notebook ({event.kind}: {event.evalue}); "
+            "the cells after it were not run.")
+
+
+def _why_not_run(nb: NotebookNode, exercise: str, events: list[CellEvent], limit: int) -> str:
+    """Why an exercise showed no verdict, when a time limit is the reason; else ""."""
+    check = re.compile(rf"\bcheck_{re.escape(exercise)}\b")
+    by_cell = {e.index: e for e in events if e.kind in ("timeout", "not run")}
+    for index, cell in enumerate(nb.cells):
+        event = by_cell.get(index)
+        if event is None or not check.search(str(cell.get("source", ""))):
+            continue
+        if event.kind == "timeout":
+            return f"its check (cell {index + 1}) hit the {limit} s time limit and was interrupted."
+        origin = (f", which cell {event.cause + 1} would have defined"
+                  if event.provider == event.cause
+                  else f", from cell {event.provider + 1}, which was not run either")
+        return (f"not run because cell {event.cause + 1} hit the time limit: its check "
+                f"(cell {index + 1}) needs {event.needs}{origin}.")
+    return ""
