@@ -142,20 +142,53 @@ def launch(command: list[str], cwd: Path) -> int:
         return 0
 
 
+def _print_newer(states) -> None:
+    from dlteach.tools.workspace import update_advice
+
+    for state in states:
+        print(update_advice(state))
+
+
 def cmd_open(args: argparse.Namespace) -> int:
+    from dlteach.tools.workspace import resolve_workspace, sync_workspace
+
     if not jupyterlab_installed():
         print("dlteach: JupyterLab is not installed. Install the course extra with "
               "pip install 'dlteach[course]' and run 'dlteach open' again.", file=sys.stderr)
         return 1
-    notebooks = _course_dir(args) / NOTEBOOKS_DIR
-    start = notebooks / START_PAGE
+    course = _course_dir(args)
+    workspace = resolve_workspace(course, args.workspace)
+    result = sync_workspace(course, workspace)
+    if result.copied:
+        print(f"Copied into your workspace {workspace}: {', '.join(result.copied)}. "
+              "Your work there is never overwritten.")
+    _print_newer(result.newer)
+    start = workspace / START_PAGE
     if not start.is_file():
         raise CourseError(f"{start} does not exist: run 'dlteach generate' first.")
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={notebooks}",
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}",
                str(start)]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI often run as root; Jupyter refuses
-    return launch(command, cwd=notebooks)
+    return launch(command, cwd=workspace)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from dlteach.tools.workspace import resolve_workspace, workspace_status
+
+    course = _course_dir(args)
+    workspace = resolve_workspace(course, args.workspace)
+    states = workspace_status(course, workspace)
+    print(f"Your workspace: {workspace}")
+    width = max(len(s.name) for s in states) if states else 0
+    for s in states:
+        mark = " (your work)" if s.worked and s.state != "not copied yet" else ""
+        print(f"  {s.name.ljust(width)}  {s.state}{mark}")
+    newer = [s for s in states if s.state == "newer version in the course"]
+    if newer:
+        print()
+        _print_newer(newer)
+    return 0
 
 
 @contextmanager
@@ -259,10 +292,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads_option(p)
     p.set_defaults(func=cmd_refresh)
 
-    p = sub.add_parser("open", help="start JupyterLab on the start page (its kernels get "
-                                    "the thread policy, see --threads)")
+    workspace_help = ("your own folder for the lessons (default: $DLTEACH_WORKSPACE, else "
+                      "workspace/ in the course folder, ignored by git)")
+    p = sub.add_parser("open", help="copy new lessons into your workspace (never overwriting "
+                                    "your notebooks), then start JupyterLab there on the start "
+                                    "page (its kernels get the thread policy, see --threads)")
+    p.add_argument("--workspace", metavar="DIR", help=workspace_help)
     _add_threads_option(p)
     p.set_defaults(func=cmd_open)
+
+    p = sub.add_parser("status", help="which of your workspace's notebooks have a newer "
+                                      "version in the course (nothing is changed)")
+    p.add_argument("--workspace", metavar="DIR", help=workspace_help)
+    p.set_defaults(func=cmd_status)
     return parser
 
 

@@ -183,18 +183,19 @@ def test_a_failing_lesson_leaves_the_lessons_refreshed_before_it_complete(course
 def test_open_starts_jupyterlab_on_the_start_page(course, capsys, monkeypatch):
     launched = []
     monkeypatch.setattr(cli, "launch", lambda command, cwd: launched.append((command, cwd)) or 0)
+    monkeypatch.delenv("DLTEACH_WORKSPACE", raising=False)
     code, _, err = run(capsys, "--course-dir", str(course), "open")
-    assert code == 2 and "00_start_here.ipynb does not exist: run 'dlteach generate'" in err
+    assert code == 2 and "notebooks does not exist: run 'dlteach generate' first" in err
     run(capsys, "--course-dir", str(course), "generate")
     assert run(capsys, "--course-dir", str(course), "open")[0] == 0
     ((command, cwd),) = launched
-    notebooks = course.resolve() / "notebooks"
-    expected = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={notebooks}",
-                str(notebooks / "00_start_here.ipynb")]
+    workspace = course.resolve() / "workspace"  # the learner's own copies, not notebooks/
+    expected = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}",
+                str(workspace / "00_start_here.ipynb")]
     if os.geteuid() == 0:
         expected.append("--allow-root")  # Jupyter refuses to run as root without it
     assert command == expected
-    assert cwd == notebooks
+    assert cwd == workspace
     monkeypatch.setattr(cli, "jupyterlab_installed", lambda: False)
     code, _, err = run(capsys, "--course-dir", str(course), "open")
     assert code == 1

@@ -244,7 +244,11 @@ def make_start_page(
         "```\n"
         "\n"
         "or, in a terminal in the course folder, "
-        "`python -m dlteach grade notebooks/01_perceptron.ipynb`."
+        "`python -m dlteach grade workspace/01_perceptron.ipynb`.\n"
+        "\n"
+        "These notebooks are your own copies, in your workspace: `dlteach open` never "
+        "overwrites them. When the course brings a corrected lesson, `dlteach open` and "
+        "`dlteach status` tell you which of your notebooks have a newer version."
     )
     listing = (
         "## The lessons\n"
