@@ -7,11 +7,21 @@ displays as one short line::
 
     ✅ step: passed (6 cases)
     ❌ step: failed
-       input: z = 0.0
-       expected: 1
-       got: 0
+       case 4 of 5: an array
+       problem: wrong values
+       input: z = [-2.0, -0.001, 0.0, 0.001, 3.0]
+       expected: [0, 0, 1, 1, 1]
+       got: [0, 0, 0, 1, 1]
+       differ: 1 of 5 entries; first at [2]: expected 1, got 0
        hint: step(0) is 1 by convention: use z >= 0, not z > 0.
     ⏳ step: not attempted yet — replace raise NotImplementedError() with your code
+
+A failure is one block, in this order: the case, the problem, the input, the expected
+and obtained values, where they differ (arrays: how many entries, the first differing
+index and both values there, with as many digits as it takes to tell them apart) and
+the hint. Inputs are printed exactly (every digit), so a learner can paste them; an
+input too big to print (more than 24 entries) is summarised, and the case's
+``rebuild`` line (see :class:`Case`) gives the one line of code that recreates it.
 
 The verdict also carries a machine-readable copy (mimetype :data:`VERDICT_MIMETYPE`)
 that the course grader collects from executed notebooks. Every text is
@@ -24,17 +34,37 @@ from __future__ import annotations
 import copy
 import html
 import inspect
-import re
-import textwrap
-import types
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from numbers import Integral, Number
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from dlteach.errors import InvalidValueError
+from dlteach.feedback import (
+    _INDENT,
+    _block,
+    _describe_input,
+    _difference,
+    _equal,
+    _is_scalar,
+    _kind,
+    _modified,
+    _problem,
+    _results,
+    _scrub,
+    _too_big,
+    _type_problem,
+    compare,
+    format_number,
+    format_value,
+)
+
+__all__ = [
+    "FAILED", "NOT_ATTEMPTED", "PASSED", "STATUSES", "VERDICT_MIMETYPE", "Case", "Verdict",
+    "check_function", "check_value", "check_with_case_hints", "compare", "failed_verdict",
+    "format_number", "format_value", "not_attempted", "rebuilt_inputs",
+]
 
 VERDICT_MIMETYPE = "application/vnd.dlteach.verdict+json"
 
@@ -47,11 +77,6 @@ NOT_ATTEMPTED_MESSAGE = "replace raise NotImplementedError() with your code"
 
 _ICONS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⏳"}
 _COLORS = {PASSED: "#1a7f37", FAILED: "#cf222e", NOT_ATTEMPTED: "#9a6700"}
-_INDENT = "   "
-# Arrays up to this many elements are printed in full; larger ones are summarised.
-_MAX_FULL_SIZE = 24
-_WRAP = 88
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 @dataclass(frozen=True)
@@ -61,7 +86,8 @@ class Verdict:
     exercise: the exercise's name (``"weighted_sum"``).
     status: ``"passed"``, ``"failed"`` or ``"not attempted"``.
     message: for "passed" a short note (``"6 cases"``); for "failed" lines of
-        ``key: value`` (``input``, ``expected``, ``got``, ``hint``); for
+        ``key: value`` (``problem``, ``input``, ``rebuild``, ``expected``, ``got``,
+        ``differ``, ``hint``); for
         "not attempted" what to do.
     """
 
@@ -127,231 +153,79 @@ class Case:
     """One input for a function exercise: ``fn(*args, **kwargs)``.
 
     label: a few words saying what the case tests (``"z exactly 0"``), shown on failure.
+    hint: what this case probes and which property a failing answer breaks, shown
+        instead of the check's general hint when this case fails on its values.
+    rebuild: one line of Python (``np`` is NumPy) that recreates the case's arguments,
+        each under the reference's parameter name, for inputs too big to print::
+
+            Case((X,), label="64 examples",
+                 rebuild="x = np.random.default_rng(3).normal(size=(64, 16))")
+
+        A failing verdict shows it (after the check's ``setup``, see :func:`check_function`)
+        as ``rebuild: ...`` when an input is summarised, and only if running it gives
+        exactly the inputs (same values, shape and dtype); :func:`rebuilt_inputs` runs it,
+        so a lesson's tests can assert that it does.
     """
 
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     label: str = ""
+    rebuild: str = ""
+    hint: str = ""  # this case's own hint, shown instead of the check's when it fails
+
+
+def rebuilt_inputs(case: Case, setup: str = "") -> dict[str, object]:
+    """The names that ``setup`` then ``case.rebuild`` define, run with ``np`` = NumPy."""
+    namespace: dict[str, object] = {"np": np}
+    exec(f"{setup}\n{case.rebuild}", namespace)  # library-written code, see Case
+    del namespace["np"]
+    namespace.pop("__builtins__", None)
+    return namespace
 
 
 # ---------------------------------------------------------------- formatting
 
 
-def format_number(x: object) -> str:
-    """A number as deterministic text: ints exactly, floats rounded to 4 decimals."""
-    if isinstance(x, bool | np.bool_):
-        return str(bool(x))
-    if isinstance(x, int | np.integer):
-        return str(int(x))
-    if isinstance(x, complex | np.complexfloating):
-        return f"{format_number(x.real)}{'+' if x.imag >= 0 else '-'}{format_number(abs(x.imag))}j"
-    value = float(x)  # type: ignore[arg-type]
-    if not np.isfinite(value) or value == 0 or 1e-4 <= abs(value) < 1e6:
-        return np.format_float_positional(value, precision=4, trim="0")
-    return np.format_float_scientific(value, precision=3, trim="0")
+def _rebuild_line(case: Case, setup: str, named: dict[str, object]) -> str:
+    """The case's rebuild code if an input is too big to print and the code recreates
+    every such input exactly; else ""."""
+    big = [name for name, value in named.items() if _too_big(value)]
+    if not big:
+        return ""
+    if not case.rebuild:  # no code given: spell the big arrays out, if that stays short
+        case, setup = replace(case, rebuild=_literal_rebuild(named, big)), ""
+        if not case.rebuild:
+            return ""
+    try:
+        rebuilt = rebuilt_inputs(case, setup)
+    except Exception:  # a wrong rebuild text must not hide the learner's verdict
+        return ""
+    if not all(name in rebuilt and _equal(rebuilt[name], named[name]) for name in big):
+        return ""
+    return f"{setup}; {case.rebuild}" if setup else case.rebuild
 
 
-def format_value(x: object) -> str:
-    """A compact, deterministic description of a value for a failure message.
-
-    Small arrays print in full at 4 decimals; large ones as shape, dtype and first values.
-    """
-    if isinstance(x, np.ndarray):
-        if x.ndim == 0:
-            return format_number(x.item()) if x.dtype.kind in "biufc" else _scrub(repr(x.item()))
-        if x.dtype.kind not in "biufc":
-            return f"array of shape {x.shape}, dtype {x.dtype}"
-        if x.size <= _MAX_FULL_SIZE:
-            return _array_text(x)
-        first = ", ".join(format_number(v) for v in x.ravel()[:4])
-        return f"array of shape {x.shape}, dtype {x.dtype}, first values [{first}, ...]"
-    if isinstance(x, Number | np.number | np.bool_):
-        return format_number(x)
-    if isinstance(x, tuple | list):
-        inner = ", ".join(format_value(v) for v in x)
-        if isinstance(x, tuple):
-            return f"({inner},)" if len(x) == 1 else f"({inner})"
-        return f"[{inner}]"
-    if x is None:
-        return "None"
-    if isinstance(x, types.ModuleType):
-        return f"module {x.__name__}"
-    if callable(x):
-        return f"a function {getattr(x, '__name__', type(x).__name__)}"
-    text = _scrub(repr(x))
-    return text if len(text) <= 120 else text[:117] + "..."
+# A spelled-out array longer than this is no help: the case needs a rebuild expression.
+_MAX_LITERAL = 2000
 
 
-def _array_text(x: np.ndarray) -> str:
-    if x.dtype.kind == "b" or x.dtype.kind in "iu":
-        return np.array2string(x, separator=", ")
-    return np.array2string(
-        x,
-        separator=", ",
-        precision=4,
-        floatmode="maxprec",
-        suppress_small=False,
-        max_line_width=88,
-        formatter={"float_kind": format_number},
-    )
-
-
-def _scrub(text: str) -> str:
-    """Remove memory addresses (``<object at 0x7f...>``): they change on every run."""
-    return _ADDRESS.sub("", text)
-
-
-def _labelled(name: str, value: object) -> str:
-    """``name = value``, with continuation lines of a multi-line value aligned."""
-    text = format_value(value)
-    pad = " " * (len(name) + 3)
-    return f"{name} = " + text.replace("\n", "\n" + pad)
-
-
-def _describe_input(names: Sequence[str], values: Sequence[object]) -> list[str]:
-    parts = [_labelled(n, v) for n, v in zip(names, values, strict=True)]
-    if not parts:
-        return ["input: (no arguments)"]
-    one_line = ", ".join(parts)
-    if "\n" not in one_line and len(one_line) <= 80:
-        return [f"input: {one_line}"]
-    lines = ["input:"]
-    for part in parts:
-        lines += [_INDENT + line for line in part.splitlines()]
-    return lines
-
-
-def _block(key: str, value: str) -> list[str]:
-    """``key: value`` where value may span several lines (continuations indented).
-
-    Prose (problem, hint) is wrapped at about 88 characters; values keep their layout.
-    """
-    pad = " " * (len(key) + 2)
-    if key in ("problem", "hint"):
-        wrapped = textwrap.wrap(value, width=_WRAP - len(pad), break_on_hyphens=False)
-        return [f"{key}: " + "\n".join(wrapped).replace("\n", "\n" + pad)]
-    first, *rest = value.splitlines() or [""]
-    return [f"{key}: {first}"] + [pad + line for line in rest]
+def _literal_rebuild(named: dict[str, object], big: list[str]) -> str:
+    """``x = np.array([...], dtype=np.float64); ...`` for the big array inputs, exactly
+    (Python's float repr round-trips), or "" when one is not an array or too long."""
+    parts = []
+    for name in big:
+        value = named[name]
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            return ""
+        whole = value.dtype.kind == "f" and np.isfinite(value).all() and (
+            np.all(value == np.round(value)))
+        items = value.astype(np.int64).tolist() if whole else value.tolist()
+        parts.append(f"{name} = np.array({items!r}, dtype=np.{value.dtype})")
+    text = "; ".join(parts)
+    return text if len(text) <= _MAX_LITERAL else ""
 
 
 # ---------------------------------------------------------------- comparing
-
-
-def _is_scalar(x: object) -> bool:
-    return isinstance(x, Number | np.number | np.bool_) or (
-        isinstance(x, np.ndarray) and x.ndim == 0
-    )
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, Integral | np.integer) and not isinstance(x, bool | np.bool_)
-
-
-def _is_bool(x: object) -> bool:
-    """A boolean, or an array of booleans."""
-    return isinstance(x, bool | np.bool_) or (isinstance(x, np.ndarray) and x.dtype == np.bool_)
-
-
-def _type_problem(expected: object, got: object, *, integers: bool, booleans: bool) -> str | None:
-    """What is wrong with the type of a result whose values are right, or None."""
-    if not booleans and _is_bool(got) and not _is_bool(expected):
-        return "expected 0/1 integers, got booleans (True/False)"
-    if integers and _is_int(expected) and not _is_int(got):
-        return f"expected an int, got {_kind(got)}"
-    return None
-
-
-def compare(expected: object, got: object, *, rtol: float = 1e-6, atol: float = 1e-8) -> str | None:
-    """None when ``got`` matches ``expected``, else one sentence saying how it differs.
-
-    Arrays are compared by shape first, then by value (``np.allclose``); tuples and
-    lists element by element; numbers with the same tolerances; anything else with ``==``.
-    """
-    if got is None and expected is not None:
-        return "your function returned None: did you forget the return statement?"
-    if isinstance(expected, tuple | list):
-        if not isinstance(got, tuple | list):
-            return (
-                f"expected a tuple of {len(expected)} values, got {_kind(got)}"
-            )
-        if len(got) != len(expected):
-            return f"expected a tuple of {len(expected)} values, got {len(got)} values"
-        for i, (e, g) in enumerate(zip(expected, got, strict=True)):
-            reason = compare(e, g, rtol=rtol, atol=atol)
-            if reason is not None:
-                return f"element [{i}] of the result: {reason}"
-        return None
-    if isinstance(expected, np.ndarray) and expected.ndim > 0:
-        return _compare_arrays(expected, got, rtol=rtol, atol=atol)
-    if _is_scalar(expected):
-        if isinstance(got, np.ndarray) and got.ndim > 0:
-            return f"expected a single number, got an array of shape {got.shape}"
-        if not _is_scalar(got):
-            return f"expected a number, got {_kind(got)}"
-        e, g = np.asarray(expected), np.asarray(got)
-        if g.dtype.kind not in "biufc":
-            return f"expected a number, got {_kind(got)}"
-        if not np.isclose(_num(g), _num(e), rtol=rtol, atol=atol, equal_nan=True):
-            return f"expected {format_number(e.item())}, got {format_number(g.item())}"
-        return None
-    if got != expected:
-        return f"expected {format_value(expected)}, got {format_value(got)}"
-    return None
-
-
-def _num(a: np.ndarray) -> np.ndarray:
-    """Booleans and integers as float64, so that isclose can subtract them."""
-    return a.astype(np.float64) if a.dtype.kind in "biu" else a
-
-
-def _kind(x: object) -> str:
-    if isinstance(x, np.ndarray):
-        return f"an array of shape {x.shape}"
-    return f"a {type(x).__name__} ({format_value(x)})"
-
-
-def _compare_arrays(expected: np.ndarray, got: object, *, rtol: float, atol: float) -> str | None:
-    if _is_scalar(got) and expected.size == 1:
-        return f"expected an array of shape {expected.shape}, got a single number"
-    if not isinstance(got, np.ndarray | list | tuple) and not _is_scalar(got):
-        return f"expected an array of shape {expected.shape}, got {_kind(got)}"
-    try:
-        g = np.asarray(got)
-    except ValueError:  # ragged lists
-        return f"expected an array of shape {expected.shape}, got a ragged list"
-    if g.shape != expected.shape:
-        return f"expected an array of shape {expected.shape}, got shape {g.shape}"
-    if g.dtype.kind not in "biufc":
-        return f"expected an array of numbers, got dtype {g.dtype}"
-    close = np.isclose(_num(g), _num(expected), rtol=rtol, atol=atol, equal_nan=True)
-    if close.all():
-        return None
-    index = tuple(int(i) for i in np.argwhere(~close)[0])
-    where = "[" + ", ".join(map(str, index)) + "]"
-    n_bad = int((~close).sum())
-    return (
-        f"{n_bad} of {close.size} values differ; the first at index {where}: "
-        f"expected {format_number(expected[index])}, got {format_number(g[index])}"
-    )
-
-
-def _equal(a: object, b: object) -> bool:
-    """Exact equality used to detect a mutated input (NaN equals NaN)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a_arr, b_arr = np.asarray(a), np.asarray(b)
-        if a_arr.shape != b_arr.shape or a_arr.dtype != b_arr.dtype:
-            return False
-        if a_arr.dtype.kind in "fc":
-            return bool(np.array_equal(a_arr, b_arr, equal_nan=True))
-        return bool(np.array_equal(a_arr, b_arr))
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    try:
-        return bool(a == b)
-    except Exception:  # an object whose == does not return a bool
-        return a is b
 
 
 # ---------------------------------------------------------------- checks
@@ -380,14 +254,15 @@ def _failed(
     expected: object,
     got: object = None,
     show_got: bool = True,
+    found: dict | None = None,
+    rebuild: str = "",
 ) -> Verdict:
+    """One block: case, problem, input (and rebuild), expected, got, differ, hint."""
     label = f": {case.label}" if case.label else ""
     lines = [f"case {index + 1} of {n_cases}{label}"]
     lines += _block("problem", problem)
-    lines += _describe_input(names, values)
-    lines += _block("expected", format_value(expected))
-    if show_got:
-        lines += _block("got", format_value(got))
+    lines += _describe_input(names, values, rebuild)
+    lines += _results(expected, got, found, show_got=show_got)
     if hint:
         lines += _block("hint", hint)
     return Verdict(exercise, FAILED, "\n".join(lines))
@@ -422,6 +297,7 @@ def check_function(
     atol: float = 1e-8,
     integers: bool = False,
     booleans: bool = True,
+    setup: str = "",
 ) -> Verdict:
     """Run ``student_fn`` and ``reference_fn`` on every case and compare the results.
 
@@ -437,6 +313,20 @@ def check_function(
     values and the ``hint``. A stub raising NotImplementedError is "not attempted";
     any other exception is a failure naming its type and message (no traceback).
     A bare tuple in ``cases`` is taken as the positional arguments of one case.
+
+    setup: one line of Python that every case's ``rebuild`` starts from, for cases drawn
+    from one seeded Generator (``"rng = np.random.default_rng(3)"``); the verdict shows
+    ``setup; rebuild`` when an input is too big to print (see :class:`Case`). A lesson
+    module that builds a big input from a seeded Generator states it this way:
+
+    - one generator per case: ``Case((X,), rebuild="x = np.random.default_rng(3)
+      .normal(size=(64, 16))")``, or
+    - one generator shared by the cases of a check: ``setup="rng = np.random.default_rng(3)"``
+      and each case's rebuild repeating the draws that come before its own (so a case
+      can be rebuilt alone): ``"_ = rng.normal(size=(4, 3)); x = rng.normal(size=(50, 3))"``.
+
+    A rebuild that does not recreate the inputs exactly is left out of the verdict (the
+    input is then only summarised); test it with :func:`rebuilt_inputs`.
     """
     case_list = [c if isinstance(c, Case) else Case(tuple(c)) for c in cases]
     if not case_list:
@@ -460,7 +350,8 @@ def check_function(
         names, values = list(named), list(named.values())
         expected = reference_fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
         args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
-        common = dict(case=case, index=i, n_cases=n, names=names, values=values, hint=hint)
+        common = dict(case=case, index=i, n_cases=n, names=names, values=values,
+                      hint=case.hint or hint, rebuild=_rebuild_line(case, setup, named))
         try:
             got = student_fn(*args, **kwargs)
         except NotImplementedError:
@@ -476,30 +367,43 @@ def check_function(
                 **common,  # type: ignore[arg-type]
             )
         after = _named(reference_fn, args, kwargs)
-        for name, before in named.items():
-            if not _equal(before, after[name]):
-                return _failed(
-                    exercise,
-                    problem=(
-                        f"your function modified its input {name} in place; the caller "
-                        f"owns it. Compute a new value (w = w + ...) instead of "
-                        f"changing it (w += ...)"
-                    ),
-                    expected=expected,
-                    got=got,
-                    **common,  # type: ignore[arg-type]
-                )
-        reason = compare(expected, got, rtol=rtol, atol=atol)
-        if reason is not None:
+        changed = [name for name, before in named.items() if not _equal(before, after[name])]
+        if changed:
+            return _failed(exercise, problem=_modified(changed), expected=expected, got=got,
+                           **common)  # type: ignore[arg-type]
+        found = _difference(expected, got, rtol=rtol, atol=atol)
+        if found is not None:
             if _is_scalar(expected) and _is_scalar(got):
-                reason = "wrong value"  # the expected and got lines say the rest
-            return _failed(exercise, problem=reason, expected=expected, got=got, **common)  # type: ignore[arg-type]
+                problem = "wrong value"  # the expected and got lines say the rest
+            else:
+                problem = _problem(found)
+            return _failed(exercise, problem=problem, expected=expected, got=got, found=found,
+                           **common)  # type: ignore[arg-type]
         problem = _type_problem(expected, got, integers=integers, booleans=booleans)
         if problem and wrong_type is None:
+            # A type problem (2.0 for a count) is the check's, not one case's: general hint.
             wrong_type = dict(problem=problem, expected=expected, got=got, **common)
+            wrong_type["hint"] = hint
     if wrong_type is not None:  # reported once every value is right: values tell more
         return _failed(exercise, **wrong_type)  # type: ignore[arg-type]
     return Verdict(exercise, PASSED, f"{n} case{'s' if n != 1 else ''}")
+
+
+def check_with_case_hints(
+    student_fn: object,
+    reference_fn: Callable,
+    cases: Iterable[tuple[Case, str | None]],
+    *,
+    exercise: str,
+    hint: str,
+    **options: Any,
+) -> Verdict:
+    """:func:`check_function` on ``(case, hint)`` pairs: a case's hint (None: the general
+    ``hint``) is shown when that case fails. ``options`` go to check_function."""
+    with_hints = [replace(case, hint=case_hint) if case_hint else case
+                  for case, case_hint in cases]
+    return check_function(student_fn, reference_fn, with_hints, exercise=exercise, hint=hint,
+                          **options)
 
 
 def check_value(
@@ -517,12 +421,11 @@ def check_value(
     """
     if student_value is Ellipsis:
         return not_attempted(exercise)
-    reason = compare(expected, student_value, rtol=rtol, atol=atol)
-    if reason is None:
+    found = _difference(expected, student_value, rtol=rtol, atol=atol)
+    if found is None:
         return Verdict(exercise, PASSED, "correct value")
-    lines = _block("problem", reason)
-    lines += _block("expected", format_value(expected))
-    lines += _block("got", format_value(student_value))
+    lines = _block("problem", _problem(found))
+    lines += _results(expected, student_value, found)
     if hint:
         lines += _block("hint", hint)
     return Verdict(exercise, FAILED, "\n".join(lines))

@@ -77,11 +77,11 @@ def test_sigmoid_grad_returning_the_sigmoid_itself():
     v = ex.check_sigmoid_grad(dl.sigmoid)
     assert_failed_showing(
         v,
-        "case 1 of 5: z = 0, where the slope is largest",
+        "case 1 of 7: z = 0, where the slope is largest",
         "input: z = [0.0]",
         "expected: [0.25]",
         "got: [0.5]",
-        "hint: sigma'(z) = sigma(z) * (1 - sigma(z))",
+        "hint: The slope at z = 0 is 0.25",
     )
 
 
@@ -95,7 +95,9 @@ def test_a_naive_but_correct_sigmoid_grad_passes():
         s = 1 / (1 + np.exp(-z))
         return s * (1 - s)
 
-    assert ex.check_sigmoid_grad(naive).status == "passed"
+    with warnings.catch_warnings():  # exp(1000) overflows to inf: s = 0, and the slope 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert ex.check_sigmoid_grad(naive).status == "passed"
 
 
 def test_dense_forward_forgetting_the_bias():
@@ -109,7 +111,7 @@ def test_dense_forward_with_the_product_the_wrong_way_round():
     v = ex.check_dense_forward(lambda x, W, b: W @ x + b)
     assert v.status == "failed"
     assert "your function raised ValueError: matmul" in v.message
-    assert "W of shape (D_in, D_out)" in " ".join(v.message.split())
+    assert "W has shape (D_in, D_out)" in " ".join(v.message.split())
 
 
 def test_softmax_cross_entropy_forgetting_the_mean_in_the_gradient():
@@ -118,7 +120,7 @@ def test_softmax_cross_entropy_forgetting_the_mean_in_the_gradient():
         return loss, grad * len(y)
 
     v = ex.check_softmax_cross_entropy(no_mean)
-    assert "case 1 of 6: all logits equal: the loss is log K" in v.message
+    assert "case 1 of 7: all logits equal: the loss is log K" in v.message
     assert "element [1] of the result" in v.message
     assert "expected -0.3333, got -0.6667" in v.message
     assert "do not forget the 1/N" in v.message
@@ -134,7 +136,7 @@ def test_softmax_cross_entropy_without_the_max_shift_overflows():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         v = ex.check_softmax_cross_entropy(unstable)
-    assert_failed_showing(v, "case 5 of 6: large logits (exp(1000) overflows", "got: (nan")
+    assert_failed_showing(v, "case 5 of 7: large logits (exp(1000) overflows", "got: (nan")
 
 
 def test_softmax_cross_entropy_taking_the_log_of_the_softmax_fails_on_a_confident_mistake():
@@ -150,7 +152,7 @@ def test_softmax_cross_entropy_taking_the_log_of_the_softmax_fails_on_a_confiden
         v = ex.check_softmax_cross_entropy(log_of_softmax)
     assert_failed_showing(
         v,
-        "case 6 of 6: large logits, predicted WRONG",
+        "case 6 of 7: large logits, predicted WRONG",
         "input: logits = [[1000.0, 0.0]], y = [1]",
         "expected: (1000.0, [[1.0, -1.0]])",
         "got: (inf, [[1.0, -1.0]])",
@@ -207,6 +209,119 @@ def test_gd_step_in_place_fails_even_though_the_values_are_right():
 
     v = ex.check_gd_step(in_place)
     assert_failed_showing(v, "modified its input w in place")
+
+
+# ---------------------------------------------------------------- the subtler mistakes
+# Each added case rejects a concrete wrong answer, shows its label and its own hint, and
+# accepts the reference and another correct way of writing the function.
+
+
+def _words(verdict) -> str:
+    return " ".join(verdict.message.split())
+
+
+def test_sigmoid_grad_textbook_quotient_gives_nan_at_minus_1000():
+    def quotient(z):
+        e = np.exp(-z)
+        return e / (1 + e) ** 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        v = ex.check_sigmoid_grad(quotient)
+    assert_failed_showing(v, "case 6 of 7: |z| = 1000: e^-z overflows", "nan")
+    assert "inf / inf = nan" in _words(v)
+
+
+def test_sigmoid_grad_integer_z_catches_an_integer_buffer():
+    def int_buffer(z):
+        out = np.zeros_like(z)
+        out[...] = dl.sigmoid(z) * (1 - dl.sigmoid(z))
+        return out
+
+    v = ex.check_sigmoid_grad(int_buffer)
+    assert_failed_showing(v, "case 7 of 7: integer z: the slope is still a fraction")
+    assert "keeps z's integer type" in _words(v)
+
+
+@pytest.mark.parametrize("correct", [
+    sigmoid_grad,
+    ex.sigmoid_derivative,
+    lambda z: dl.sigmoid(z) * dl.sigmoid(-z),
+    lambda z: dl.sigmoid(z) - dl.sigmoid(z) ** 2,
+    lambda z: 1 / (2 + np.exp(z) + np.exp(-z)),  # overflows to 1 / inf = 0: still right
+])
+def test_sigmoid_grad_correct_ways_pass(correct):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert ex.check_sigmoid_grad(correct).status == "passed"
+
+
+def test_sigmoid_grad_hint_points_to_the_lesson_not_the_code():
+    v = ex.check_sigmoid_grad(dl.sigmoid)
+    assert "section 1" in v.message
+    assert "s * (1 - s)" not in v.message and "return" not in v.message
+
+
+@pytest.mark.parametrize("eps_version", [
+    lambda p: np.log(p + 1e-12),
+    lambda p: np.log(np.maximum(p, 5e-324)),
+    lambda p: np.log(np.clip(p, 1e-7, 1 - 1e-7)),
+])
+def test_softmax_cross_entropy_with_an_eps_inside_the_log_fails(eps_version):
+    # -log of the smallest positive float is < 745, so no eps or clip reaches the loss 1000.
+    def with_eps(logits, y):
+        n, k = logits.shape
+        p = dl.softmax(logits)
+        return float(-np.mean(eps_version(p)[np.arange(n), y])), (p - dl.one_hot(y, k)) / n
+
+    v = ex.check_softmax_cross_entropy(with_eps)
+    assert_failed_showing(v, "large logits")  # the clip already fails on the right answers
+    assert "maximum" in _words(v) or "log-softmax" in _words(v)
+
+
+def test_softmax_cross_entropy_shifting_by_the_batch_maximum_fails():
+    def global_max(logits, y):
+        n, k = logits.shape
+        z = logits - logits.max()  # one shift for the whole batch
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-np.mean(log_p[np.arange(n), y])), (np.exp(log_p) - dl.one_hot(y, k)) / n
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        v = ex.check_softmax_cross_entropy(global_max)
+    assert_failed_showing(v, "case 7 of 7: one row near +1000, one near -1000")
+    assert "each row's own maximum" in _words(v)
+
+
+@pytest.mark.parametrize("correct", [
+    softmax_cross_entropy,
+    ex.softmax_cross_entropy,
+    lambda logits, y: (float(dl.SoftmaxCrossEntropy()(logits, y)),
+                       (dl.softmax(logits) - dl.one_hot(y, logits.shape[1])) / len(y)),
+])
+def test_softmax_cross_entropy_correct_ways_pass(correct):
+    assert ex.check_softmax_cross_entropy(correct).status == "passed"
+
+
+def test_softmax_cross_entropy_hints_guide_without_code():
+    def no_mean(logits, y):
+        loss, grad = softmax_cross_entropy(logits, y)
+        return loss, grad * len(y)
+
+    v = ex.check_softmax_cross_entropy(no_mean)
+    assert "section 4" in v.message
+    assert "keepdims" not in v.message and "np.arange" not in v.message
+
+
+def test_dense_and_gd_hints_guide_without_code():
+    v = ex.check_dense_backward(lambda x, W, g: (g @ W.T, x.T @ g, g.mean(axis=0)))
+    assert "grad_y @ W.T" not in v.message and "x.T @ grad_y" not in v.message
+    v = ex.check_dense_backward(lambda x, W, g: (g @ W, x.T @ g, g.sum(axis=0)))
+    assert "has the shape of what it is the gradient of" in _words(v)
+    v = ex.check_dense_forward(lambda x, W, b: x @ W)
+    assert "x @ W + b" not in v.message
+    v = ex.check_gd_step(lambda w, grad, lr: w + lr * grad)
+    assert "w - lr * grad" not in v.message
 
 
 # ---------------------------------------------------------------- the tests every lesson shares

@@ -16,6 +16,7 @@ MODULE_ORDER = [
     "data",
     "metrics",
     "plots",
+    "feedback",
     "checking",  # datasets, measuring, drawing, exercise checks
     "perceptron",  # lesson 1
     "core",

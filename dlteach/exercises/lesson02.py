@@ -3,8 +3,10 @@
 Each ``check_<name>(fn)`` runs the learner's function on a handful of cases, including
 the edge cases that catch the usual mistakes (a batch of one example, one output unit,
 non-square weights that expose a missing transpose, logits large enough to overflow
-``exp``, a confident mistake whose probability rounds to 0), against the library's
-reference, and returns a :class:`~dlteach.checking.Verdict`.
+``exp``, a confident mistake whose probability rounds to 0, rows far apart that each
+need their own maximum), against the library's reference, and returns a
+:class:`~dlteach.checking.Verdict`. Hints point to the lesson's sections, which hold the
+equations, and say what the failing case shows rather than giving the code.
 
 The references are the library's own code: :func:`dlteach.activations.sigmoid_grad`,
 :class:`dlteach.dense.Dense`, :class:`dlteach.losses.SoftmaxCrossEntropy` and
@@ -18,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from dlteach.activations import sigmoid_grad
-from dlteach.checking import Case, Verdict, check_function
+from dlteach.checking import Case, Verdict, check_with_case_hints
 from dlteach.dense import Dense
 from dlteach.exercises import LESSON_EXERCISES
 from dlteach.losses import SoftmaxCrossEntropy
@@ -98,21 +100,34 @@ def check_sigmoid_grad(fn: Callable) -> Verdict:
     """sigmoid_grad(z) -> sigma'(z) = sigma(z) (1 - sigma(z)), elementwise, any shape."""
     rng = np.random.default_rng(3)
     cases = [
-        Case((np.array([0.0]),), label="z = 0, where the slope is largest"),
-        Case((np.array([2.0, -2.0]),), label="the curve is symmetric: same slope at +-z"),
-        Case((np.array([-4.0, -1.0, 0.5, 3.0]),), label="a few values"),
-        Case((_rounded(rng, scale=2.0, size=(3, 4)),), label="a 2-D array (a batch of Z1)"),
-        Case((np.array([-30.0, 30.0]),), label="large |z|: the slope vanishes"),
+        (Case((np.array([0.0]),), label="z = 0, where the slope is largest"),
+         "The slope at z = 0 is 0.25 (section 1). 0.5 is sigma(0) itself, not its slope; 0 "
+         "comes from applying the formula to z instead of to sigma(z)."),
+        (Case((np.array([2.0, -2.0]),), label="the curve is symmetric: same slope at +-z"),
+         None),
+        (Case((np.array([-4.0, -1.0, 0.5, 3.0]),), label="a few values"), None),
+        (Case((_rounded(rng, scale=2.0, size=(3, 4)),), label="a 2-D array (a batch of Z1)"),
+         None),
+        (Case((np.array([-30.0, 30.0]),), label="large |z|: the slope vanishes"), None),
+        (Case((np.array([-1000.0, 1000.0]),),
+              label="|z| = 1000: e^-z overflows, yet the slope is just 0 (not nan)"),
+         "At z = -1000, e^-z is inf, and a formula that divides by (1 + e^-z)^2 computes "
+         "inf / inf = nan. Write the slope in terms of sigma(z) (section 1's second form): "
+         "dl.sigmoid stays between 0 and 1 for any z."),
+        (Case((np.array([0, 1, -3]),), label="integer z: the slope is still a fraction"),
+         "The slope is a fraction even when z holds integers. A result that starts from an "
+         "array made like z (zeros_like, empty_like, a copy of z) keeps z's integer type and "
+         "cuts the fractions off."),
     ]
-    return check_function(
+    return check_with_case_hints(
         fn,
         sigmoid_derivative,
         cases,
         exercise="sigmoid_grad",
         hint=(
-            "sigma'(z) = sigma(z) * (1 - sigma(z)): compute s = dl.sigmoid(z) once, then "
-            "return s * (1 - s). It is 0.25 at z = 0. Returning sigma(z) itself, or "
-            "z * (1 - z), is the usual slip."
+            "Section 1 writes sigma'(z) in terms of sigma(z) itself: compute the sigmoid of z "
+            "first, then its slope from it, elementwise. The slope is 0.25 at z = 0 and "
+            "fades to 0 on both tails."
         ),
     )
 
@@ -121,23 +136,24 @@ def check_dense_forward(fn: Callable) -> Verdict:
     """dense_forward(x, W, b) -> x @ W + b for a batch x: (N, D_in)."""
     rng = np.random.default_rng(4)
     cases = [
-        Case((np.array([[1.0, 2.0]]), np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]]),
-              np.array([0.1, 0.2, 0.3])), label="one example, 2 inputs -> 3 outputs"),
-        Case((_rounded(rng, size=(4, 3)), _rounded(rng, size=(3, 2)), np.zeros(2)),
-             label="a batch of 4, zero bias"),
-        Case((_rounded(rng, size=(5, 2)), _rounded(rng, size=(2, 4)), _rounded(rng, size=4)),
-             label="a batch of 5, 2 inputs -> 4 outputs"),
-        Case((_rounded(rng, size=(3, 4)), _rounded(rng, size=(4, 1)), np.array([-0.7])),
-             label="one output unit"),
+        (Case((np.array([[1.0, 2.0]]), np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]]),
+               np.array([0.1, 0.2, 0.3])), label="one example, 2 inputs -> 3 outputs"), None),
+        (Case((_rounded(rng, size=(4, 3)), _rounded(rng, size=(3, 2)), np.zeros(2)),
+              label="a batch of 4, zero bias"), None),
+        (Case((_rounded(rng, size=(5, 2)), _rounded(rng, size=(2, 4)), _rounded(rng, size=4)),
+              label="a batch of 5, 2 inputs -> 4 outputs"), None),
+        (Case((_rounded(rng, size=(3, 4)), _rounded(rng, size=(4, 1)), np.array([-0.7])),
+              label="one output unit"), None),
     ]
-    return check_function(
+    return check_with_case_hints(
         fn,
         dense_forward,
         cases,
         exercise="dense_forward",
         hint=(
-            "Each row of x is one example; y = x @ W + b, with W of shape (D_in, D_out). "
-            "NumPy adds b (shape (D_out,)) to every row by broadcasting, so no loop is needed."
+            "Each row of x is one example, and W has shape (D_in, D_out): the product must "
+            "turn (N, D_in) into (N, D_out), which fixes the order of its factors. b, of "
+            "shape (D_out,), is added to every row (section 3: broadcasting, no loop)."
         ),
     )
 
@@ -146,30 +162,38 @@ def check_softmax_cross_entropy(fn: Callable) -> Verdict:
     """softmax_cross_entropy(logits, y) -> (mean loss, dL/dlogits)."""
     rng = np.random.default_rng(5)
     cases = [
-        Case((np.zeros((2, 3)), np.array([0, 2])),
-             label="all logits equal: the loss is log K"),
-        Case((np.array([[2.0, -1.0], [0.5, 1.5]]), np.array([0, 1])),
-             label="two classes, both predictions right"),
-        Case((np.array([[3.0, 0.0, -1.0]]), np.array([2])),
-             label="a single example, predicted wrong"),
-        Case((_rounded(rng, size=(5, 4)), np.array([3, 0, 1, 1, 2])), label="a batch of 5"),
-        Case((np.array([[1000.0, 0.0], [-1000.0, 990.0]]), np.array([0, 1])),
-             label="large logits (exp(1000) overflows: subtract each row's maximum first)"),
-        Case((np.array([[1000.0, 0.0]]), np.array([1])),
-             label="large logits, predicted WRONG (P = e^-1000 rounds to 0; the loss is 1000)"),
+        (Case((np.zeros((2, 3)), np.array([0, 2])),
+              label="all logits equal: the loss is log K"), None),
+        (Case((np.array([[2.0, -1.0], [0.5, 1.5]]), np.array([0, 1])),
+              label="two classes, both predictions right"), None),
+        (Case((np.array([[3.0, 0.0, -1.0]]), np.array([2])),
+              label="a single example, predicted wrong"), None),
+        (Case((_rounded(rng, size=(5, 4)), np.array([3, 0, 1, 1, 2])), label="a batch of 5"),
+         None),
+        (Case((np.array([[1000.0, 0.0], [-1000.0, 990.0]]), np.array([0, 1])),
+              label="large logits (exp(1000) overflows: subtract each row's maximum first)"),
+         "np.exp(1000) is inf, and inf / inf is nan. Subtract each row's maximum before "
+         "taking exponentials (section 4): P does not change, and no exponent is above 0."),
+        (Case((np.array([[1000.0, 0.0]]), np.array([1])),
+              label="large logits, predicted WRONG (P = e^-1000 rounds to 0; the loss is 1000)"),
+         "P of the right class is e^-1000, which rounds to 0, so np.log(P) gives -inf for a "
+         "confident mistake. Take the log of the formula, the log-softmax of section 4, not "
+         "the log of P."),
+        (Case((np.array([[1000.0, 999.0], [-1000.0, -1001.0]]), np.array([1, 0])),
+              label="one row near +1000, one near -1000: each row needs its own maximum"),
+         "Shifting the whole batch by one number (the largest logit of all) leaves the row "
+         "near -1000 with exponents below -1900, which round to 0, so its log is -inf. "
+         "Subtract each row's own maximum m_i (section 4)."),
     ]
-    return check_function(
+    return check_with_case_hints(
         fn,
         softmax_cross_entropy,
         cases,
         exercise="softmax_cross_entropy",
         hint=(
-            "Subtract each row's max, z = logits - logits.max(axis=1, keepdims=True), then "
-            "take the log-softmax, log_P = z - np.log(np.exp(z).sum(axis=1, keepdims=True)), "
-            "instead of np.log(softmax(logits)), which gives log(0) = -inf for a confident "
-            "mistake. The loss is the mean over the N examples of -log_P[i, y_i], e.g. "
-            "-np.mean(log_P[np.arange(N), y]). The gradient is (P - Y) / N with P = "
-            "np.exp(log_P) and Y the one-hot labels: do not forget the 1/N, the loss is a mean."
+            "Follow section 4: the loss is the mean over the N examples of -log P of each "
+            "example's right class, computed from the log-softmax; the gradient is P minus "
+            "the one-hot labels, divided by N: do not forget the 1/N, the loss is a mean."
         ),
     )
 
@@ -178,22 +202,25 @@ def check_dense_backward(fn: Callable) -> Verdict:
     """dense_backward(x, W, grad_y) -> (dx, dW, db) for y = x @ W + b."""
     rng = np.random.default_rng(6)
     cases = [
-        Case((np.array([[1.0, 2.0]]), np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]]),
-              np.array([[1.0, 0.0, -1.0]])), label="one example, 2 inputs -> 3 outputs"),
-        Case(_batch(rng, 4, 3, 2), label="a batch of 4: db sums over the batch"),
-        Case(_batch(rng, 5, 2, 4), label="a batch of 5, 2 inputs -> 4 outputs"),
-        Case(_batch(rng, 3, 4, 1), label="one output unit"),
+        (Case((np.array([[1.0, 2.0]]), np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]]),
+               np.array([[1.0, 0.0, -1.0]])), label="one example, 2 inputs -> 3 outputs"), None),
+        (Case(_batch(rng, 4, 3, 2), label="a batch of 4: db sums over the batch"),
+         "W and b are shared by all N examples, so their gradients add up over the batch: "
+         "sum, not mean (the 1/N is already inside grad_y)."),
+        (Case(_batch(rng, 5, 2, 4), label="a batch of 5, 2 inputs -> 4 outputs"), None),
+        (Case(_batch(rng, 3, 4, 1), label="one output unit"), None),
     ]
-    return check_function(
+    return check_with_case_hints(
         fn,
         dense_backward,
         cases,
         exercise="dense_backward",
         hint=(
-            "Each gradient has the shape of what it is the gradient of: dx = grad_y @ W.T is "
-            "(N, D_in), dW = x.T @ grad_y is (D_in, D_out), db = grad_y.sum(axis=0) is "
-            "(D_out,). W and b are shared by all N examples, so their gradients add up (sum, "
-            "not mean: the 1/N is already inside grad_y)."
+            "A gradient has the shape of what it is the gradient of (section 5): dx is "
+            "(N, D_in), dW is (D_in, D_out), db is (D_out,), and only one product of x, W "
+            "and grad_y (transposed or not) has each shape. W and b are shared by all N "
+            "examples, so their gradients add up (sum, not mean: the 1/N is already inside "
+            "grad_y)."
         ),
     )
 
@@ -202,20 +229,21 @@ def check_gd_step(fn: Callable) -> Verdict:
     """gd_step(w, grad, lr) -> w - lr * grad, without modifying w."""
     rng = np.random.default_rng(7)
     cases = [
-        Case((np.array([1.0, -2.0]), np.array([0.5, 0.5]), 0.1), label="two weights"),
-        Case((np.array([0.3]), np.array([-2.0]), 0.5),
-             label="a negative gradient: the weight must grow"),
-        Case((_rounded(rng, size=(3, 2)), _rounded(rng, size=(3, 2)), 0.01),
-             label="a weight matrix (3, 2)"),
-        Case((_rounded(rng, size=4), np.zeros(4), 1.0), label="zero gradient: nothing moves"),
+        (Case((np.array([1.0, -2.0]), np.array([0.5, 0.5]), 0.1), label="two weights"), None),
+        (Case((np.array([0.3]), np.array([-2.0]), 0.5),
+              label="a negative gradient: the weight must grow"), None),
+        (Case((_rounded(rng, size=(3, 2)), _rounded(rng, size=(3, 2)), 0.01),
+              label="a weight matrix (3, 2)"), None),
+        (Case((_rounded(rng, size=4), np.zeros(4), 1.0), label="zero gradient: nothing moves"),
+         None),
     ]
-    return check_function(
+    return check_with_case_hints(
         fn,
         sgd_step,
         cases,
         exercise="gd_step",
         hint=(
-            "Step against the gradient: return w - lr * grad (minus: the gradient points "
-            "uphill). Build a new array; w -= lr * grad would change the caller's w."
+            "Step against the gradient, by lr times it (section 7): the gradient points "
+            "uphill. Build a new array rather than changing w in place: the caller owns it."
         ),
     )
