@@ -3,11 +3,14 @@
 Updating a lesson is one command (``dlteach refresh 01``). The stored outputs are
 what strict nbval compares against, so a refresh keeps only what is reproducible:
 no timing metadata, and the notebook metadata of the source (not the kernel's
-exact Python version, which would change with every machine).
+exact Python version, which would change with every machine). Consecutive outputs of one
+stream are stored as one, with carriage returns applied, as JupyterLab shows them: a
+training cell's progress bar (one write per epoch) is one line, not hundreds of outputs.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -22,6 +25,33 @@ from dlteach.tools.learner import (
     notebook_bytes,
     read_notebook,
 )
+
+# What a terminal or JupyterLab does with "\r" (back to the line's start) and a backspace.
+_OVERWRITTEN_BY_CR = re.compile(r"^.*\r(?=[^\n])", re.MULTILINE)
+_ERASED_BY_BACKSPACE = re.compile("[^\n]\x08")  # a character, then a backspace
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Merge each run of consecutive stream outputs of one name (stdout, stderr) into one,
+    applying carriage returns and backspaces; other outputs stay where they are."""
+    merged: list = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and last is not None
+                and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
+            last["text"] += output["text"]
+        else:
+            merged.append(output)
+    for output in merged:
+        if output.get("output_type") == "stream":
+            text = output["text"]
+            while True:
+                shorter = _ERASED_BY_BACKSPACE.sub("", text)
+                if shorter == text:
+                    break
+                text = shorter
+            output["text"] = _OVERWRITTEN_BY_CR.sub("", text)
+    return merged
 
 
 class RefreshError(CourseError):
@@ -69,6 +99,8 @@ def refresh_notebook(path: Path, *, timeout_per_cell: float = 600) -> None:
     for cell in nb.cells:
         for key in EXECUTION_METADATA:
             cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     metadata.setdefault("kernelspec", DEFAULT_KERNELSPEC)
     language_info = dict(metadata.get("language_info") or {"name": "python"})
     language_info.pop("version", None)  # differs between machines, compared by nobody
