@@ -170,6 +170,7 @@ def cmd_open(args: argparse.Namespace) -> int:
                str(start)]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI often run as root; Jupyter refuses
+    command += getattr(args, "jupyterlab_args", [])  # what followed "--" on the command line
     return launch(command, cwd=workspace)
 
 
@@ -297,7 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
                       "workspace/ in the course folder, ignored by git)")
     p = sub.add_parser("open", help="copy new lessons into your workspace (never overwriting "
                                     "your notebooks), then start JupyterLab there on the start "
-                                    "page (its kernels get the thread policy, see --threads)")
+                                    "page (its kernels get the thread policy, see --threads); "
+                                    "options after '--' go to JupyterLab",
+                       usage="dlteach open [-h] [--workspace DIR] [--threads N] "
+                             "[-- JUPYTERLAB_OPTION ...]",
+                       epilog="Everything after '--' is passed to JupyterLab unchanged, e.g. "
+                              "dlteach open -- --no-browser --port 8899")
     p.add_argument("--workspace", metavar="DIR", help=workspace_help)
     _add_threads_option(p)
     p.set_defaults(func=cmd_open)
@@ -309,9 +315,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; for ``open``, everything after the first ``--`` is kept, unparsed,
+    as ``jupyterlab_args`` (JupyterLab's own options). Other commands parse it as usual."""
+    cut = argv.index("--") if "--" in argv else -1
+    if cut >= 0 and "open" in argv[:cut]:
+        args = parser.parse_args(argv[:cut])
+        if args.command == "open":
+            args.jupyterlab_args = argv[cut + 1:]
+            return args
+    args = parser.parse_args(argv)
+    if args.command == "open":
+        args.jupyterlab_args = []
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (errors print one line, no traceback)."""
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), list(sys.argv[1:] if argv is None else argv))
     try:
         if not hasattr(args, "threads"):
             return args.func(args)
