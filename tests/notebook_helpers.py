@@ -26,3 +26,24 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
+
+
+def wait_for_server(process, request, log_tail, wait: float, what: str) -> None:
+    """Poll ``request("GET", "/api/status")`` until it answers 200; fail the test with the
+    server's log if ``process`` exits first or ``wait`` seconds pass."""
+    import time
+
+    import pytest
+
+    deadline = time.monotonic() + wait
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with code {process.returncode}:\n{log_tail()}")
+        try:
+            if request("GET", "/api/status")[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"JupyterLab did not answer within {wait} s:\n{log_tail()}")
+        time.sleep(0.3)

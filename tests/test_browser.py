@@ -36,6 +36,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_helpers import wait_for_server
 
 from dlteach.tools.execute import kernel_env
 
@@ -157,20 +158,7 @@ def server(tmp_path) -> Iterator[Server]:
                                    cwd=tmp_path, start_new_session=True)
     lab = Server(port, token, process, log, workspace)
     try:
-        deadline = time.monotonic() + STARTUP_WAIT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"dlteach open exited with code {process.returncode}:\n"
-                            f"{lab.log_tail()}")
-            try:
-                if lab.request("GET", "/api/status")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not answer within {STARTUP_WAIT} s:\n"
-                            f"{lab.log_tail()}")
-            time.sleep(0.3)
+        wait_for_server(process, lab.request, lab.log_tail, STARTUP_WAIT, "dlteach open")
         yield lab
     finally:
         try:  # shut the kernels down through the server first; stop() would too

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_helpers import wait_for_server
 
 from dlteach.tools.execute import kernel_env
 from dlteach.tools.grader import VERDICT_MIMETYPE
@@ -91,20 +92,7 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
                                    cwd=home)
     server = Lab(port, token, process, log)
     try:
-        deadline = time.monotonic() + STARTUP_WAIT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited with code {process.returncode}:\n"
-                            f"{server.log_tail()}")
-            try:
-                if server.request("GET", "/api/status")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not answer within {STARTUP_WAIT} s:\n"
-                            f"{server.log_tail()}")
-            time.sleep(0.3)
+        wait_for_server(process, server.request, server.log_tail, STARTUP_WAIT, "JupyterLab")
         yield server
     finally:
         process.terminate()
