@@ -8,6 +8,8 @@ lesson 1, runs all cells from the Run menu and checks the rendered page — one 
 after each check cell (the filled exercise passed, the others not attempted yet),
 a figure (an ``img``) for every cell that shows one, and no error output: the lesson
 goes on with the library's reference implementation after each exercise.
+A short training run appended to the copy (a learner's own experiment) must show its
+progress bar on one line.
 
 Chromium is Debian's ``chromium`` package (``.ci/run`` installs it when missing),
 driven through Playwright's ``executable_path`` (Playwright's own browser download is
@@ -179,6 +181,14 @@ def artifacts(tmp_path) -> Path:
     return folder
 
 
+TRAINING_SOURCE = """import dlteach
+import numpy
+net = dlteach.mlp([2, 4, 1], rng=0)
+_ = dlteach.fit(net, numpy.zeros((16, 2)), numpy.zeros((16, 1)), loss=dlteach.MSELoss(),
+                optimizer=dlteach.SGD(net.parameters(), lr=0.1), epochs=30, batch_size=4,
+                metrics=())"""
+
+
 def fill_in_exercise(notebook: Path) -> None:
     """Do one exercise in the learner's copy, as a learner would before opening it."""
     nb = nbformat.read(notebook, as_version=4)
@@ -186,6 +196,8 @@ def fill_in_exercise(notebook: Path) -> None:
                if c.cell_type == "code" and c.source.startswith(f"def {FILLED}(")]
     assert "raise NotImplementedError()" in cell.source  # the copy came fresh from the course
     cell.source = FILLED_SOURCE
+    # A learner's own experiment at the end: a short training run with its progress bar.
+    nb.cells.append(nbformat.v4.new_code_cell(TRAINING_SOURCE))
     nbformat.write(nb, notebook)
 
 
@@ -297,10 +309,11 @@ def check_what_the_learner_sees(page, code_cells, checks, figures, artifacts: Pa
     figure_cell.screenshot(path=artifacts / "05_first_figure.png")
     assert lesson.locator(".jp-OutputArea-output img").count() >= len(figures)
 
-    # A training progress bar must stay on one line (tqdm redrawing in place, not one
-    # line per update). Lesson 1 trains perceptrons without one; this checks any bar
-    # that appears, and is vacuous for lesson 1 as it stands.
+    # The training run's progress bar stays on one line (tqdm redrawing it in place, not
+    # one line per epoch), and ends at 30/30.
     bars = [t for t in lesson.locator(".jp-OutputArea-output").all_inner_texts()
             if re.search(r"\d+%\|", t)]
+    assert bars, "no progress bar rendered for the training cell"
     for bar in bars:
         assert len([line for line in bar.splitlines() if "%|" in line]) == 1, bar
+    assert any("30/30" in bar for bar in bars), bars
