@@ -175,7 +175,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from dlteach.tools.workspace import resolve_workspace, workspace_status
+    from dlteach.tools.workspace import NEWER, NOT_COPIED, resolve_workspace, workspace_status
 
     course = _course_dir(args)
     workspace = resolve_workspace(course, args.workspace)
@@ -183,9 +183,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Your workspace: {workspace}")
     width = max(len(s.name) for s in states) if states else 0
     for s in states:
-        mark = " (your work)" if s.worked and s.state != "not copied yet" else ""
+        mark = " (your work)" if s.worked and s.state != NOT_COPIED else ""
         print(f"  {s.name.ljust(width)}  {s.state}{mark}")
-    newer = [s for s in states if s.state == "newer version in the course"]
+    newer = [s for s in states if s.state == NEWER]
     if newer:
         print()
         _print_newer(newer)

@@ -14,7 +14,7 @@ import numpy as np
 
 from dlteach.core import Layer
 from dlteach.errors import DTypeError, InvalidValueError
-from dlteach.validation import check_positive_int, format_number
+from dlteach.validation import check_positive_int, compact_number
 
 
 class History(dict):
@@ -35,7 +35,7 @@ class History(dict):
         self.stopped_epoch: int | None = None
 
     def __repr__(self) -> str:
-        last = ", ".join(f"{k}={format_number(v[-1])}" for k, v in self.items() if v)
+        last = ", ".join(f"{k}={compact_number(v[-1])}" for k, v in self.items() if v)
         best = f", best_epoch={self.best_epoch}" if self.best_epoch is not None else ""
         return f"History(epochs={len(self.epochs)}{', ' if last else ''}{last}{best})"
 

@@ -58,7 +58,7 @@ from dlteach.validation import (
     check_has_methods,
     check_positive,
     check_positive_int,
-    format_number,
+    compact_number,
 )
 
 # Fixed text layout for the progress bar: no rate, no elapsed time, fixed width.
@@ -354,8 +354,8 @@ def fit(
                         first_loss = value
                     elif value > DIVERGENCE_FACTOR * max(first_loss, 1.0):
                         raise _diverged(
-                            f"the loss exploded from {format_number(first_loss)} (first batch) "
-                            f"to {format_number(value)}", epoch, b + 1, n_batches, optimizer,
+                            f"the loss exploded from {compact_number(first_loss)} (first batch) "
+                            f"to {compact_number(value)}", epoch, b + 1, n_batches, optimizer,
                             clip_norm)
                     model.backward(loss.backward())
                     if not _all_finite(params):
@@ -390,7 +390,7 @@ def fit(
                     history["val_" + name].append(v)
             if bar is not None:
                 bar.set_postfix_str(
-                    ", ".join(f"{k}={format_number(history[k][-1])}" for k in keys),
+                    ", ".join(f"{k}={compact_number(history[k][-1])}" for k in keys),
                     refresh=False
                 )
                 bar.update(1)
@@ -412,5 +412,5 @@ def fit(
                   f"{early_stopping.monitor} did not improve for {early_stopping.patience} epochs.")
         if progress and restored and early_stopping.best_epoch != history.epochs[-1]:
             print(f"Restored the parameters of epoch {early_stopping.best_epoch} "
-                  f"({early_stopping.monitor}={format_number(early_stopping.best_value)}).")
+                  f"({early_stopping.monitor}={compact_number(early_stopping.best_value)}).")
     return history

@@ -170,8 +170,8 @@ def _check_shape(arr: np.ndarray, spec: ShapeSpec, *, owner: str, name: str) -> 
             bound[want] = got
 
 
-def format_number(value: float) -> str:
-    """A number in at most ~10 characters: 4 decimals in the usual range, else 4 digits.
+def compact_number(value: float) -> str:
+    """A loss or metric in at most ~10 characters: 4 decimals in the usual range, else 4 digits.
 
     ``0.1234``, ``2.3026``, ``3.142e+08``, ``1.5e-07``, ``nan``: a loss of 1e190 must not
     print as 190 digits.

@@ -9,7 +9,7 @@ import pytest
 
 import dlteach as dl
 from dlteach.errors import DTypeError, InvalidValueError, NonFiniteError, TrainingDivergedError
-from dlteach.validation import format_number
+from dlteach.validation import compact_number
 
 
 def weights(model):
@@ -235,8 +235,8 @@ def test_a_slowly_rising_loss_is_not_divergence():
 def test_the_divergence_rule_is_10_000_times_the_first_loss_floored_at_1(first, limit):
     scripted_fit([first, 0.99 * limit, 0.5])  # just under: trains on
     with pytest.raises(TrainingDivergedError, match=(
-            rf"the loss exploded from {format_number(first)} \(first batch\) to "
-            rf"{format_number(1.01 * limit)} at epoch 1, batch 2 of 3")):
+            rf"the loss exploded from {compact_number(first)} \(first batch\) to "
+            rf"{compact_number(1.01 * limit)} at epoch 1, batch 2 of 3")):
         scripted_fit([first, 1.01 * limit, 0.5])
 
 
@@ -295,7 +295,7 @@ def test_mse_of_a_huge_error_is_inf_without_a_warning():
      (float("inf"), "inf")],
 )
 def test_format_number_is_compact(value, text):
-    assert format_number(value) == text
+    assert compact_number(value) == text
 
 
 def test_history_repr_and_the_progress_bar_stay_short_for_huge_losses(capsys):
