@@ -19,7 +19,9 @@ exactly as `dlteach refresh` and `dlteach grade` do (dlteach.tools.execute.kerne
   dlteach does), so its own BLAS is limited with threadpoolctl to the same count.
 
 Nothing is added to nbval's skip list: verdicts are compared through their
-deterministic text/plain, and nbval already skips PNG data.
+deterministic text/plain, and nbval already skips PNG data. nbval never notices a
+figure that is no longer drawn, so the plugin nbval_figures (beside this file) fails a
+cell whose re-run draws another number of PNG figures than it stored.
 """
 
 import os
@@ -27,6 +29,8 @@ import os
 import matplotlib
 
 from dlteach.tools.execute import kernel_env
+
+pytest_plugins = ["nbval_figures"]
 
 matplotlib.use("Agg")
 os.environ.update(kernel_env())  # includes the thread policy

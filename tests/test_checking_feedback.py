@@ -32,8 +32,14 @@ def nudged(x: np.ndarray) -> np.ndarray:
     return y
 
 
+def reference_tanh(x: np.ndarray) -> np.ndarray:
+    # A Python function, as every lesson's reference is: its parameter names the input
+    # `x` on every NumPy (a ufunc such as np.tanh has no signature before NumPy 2).
+    return np.tanh(x)
+
+
 def check_tanh(fn, case, **kwargs):
-    return check_function(fn, np.tanh, [case], exercise="tanh", hint="use np.tanh",
+    return check_function(fn, reference_tanh, [case], exercise="tanh", hint="use np.tanh",
                           rtol=1e-9, atol=0.0, **kwargs)
 
 

@@ -19,7 +19,8 @@ echo "python $*" >> "$CI_LOG"
 if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
     mkdir -p "$3/bin"
     cp "$0" "$3/bin/python"
-    printf 'export PATH="%s/bin:$PATH"\\n' "$(cd "$3" && pwd)" > "$3/bin/activate"
+    printf 'export PATH="%s/bin:$PATH"\\ndeactivate() { :; }\\n' "$(cd "$3" && pwd)" \\
+        > "$3/bin/activate"
 fi
 """
 
@@ -38,16 +39,21 @@ def test_ci_uses_its_own_ignored_folder_and_leaves_dot_venv_alone(tmp_path):
     fake.write_text(FAKE_PYTHON)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     log = tmp_path / "log.txt"
-    env = dict(os.environ, PATH=f"{fake_bin}:{os.environ['PATH']}", CI_LOG=str(log))
+    env = dict(os.environ, PATH=f"{fake_bin}:{os.environ['PATH']}", CI_LOG=str(log),
+               DLTEACH_CI_LOWER_PYTHON=str(fake))
     subprocess.run(["bash", str(work / ".ci" / "run")], cwd=work, env=env, check=True,
                    timeout=60, capture_output=True)
     calls = log.read_text().splitlines()
     venv_calls = [c for c in calls if " -m venv " in c]
-    assert len(venv_calls) == 1
-    folder = venv_calls[0].split(" -m venv ")[1].strip()
-    assert folder.rstrip("/") not in (".venv", "./.venv")
+    # Two environments: the newest releases, then the lowest versions pyproject admits.
+    folders = [c.split(" -m venv ")[1].strip().rstrip("/") for c in venv_calls]
+    assert folders == [".ci/venv", ".ci/venv-lower"]
     assert (learner_venv / "bin" / "marker").read_text() == "the learner's own environment"
     assert any("-m pytest" in c for c in calls) and any("pip install -e" in c for c in calls)
-    # The same folder is ignored by git in the real repository, so it never gets committed.
-    ignored = subprocess.run(["git", "check-ignore", "-q", f"{folder}/bin/python"], cwd=REPO)
-    assert ignored.returncode == 0, f"{folder} is not ignored by git"
+    assert any("pip install -c .ci/lower-bounds.txt -e" in c for c in calls)
+    assert any("--nbval-lax" in c and c.endswith("solutions") for c in calls)
+    # The folders are ignored by git in the real repository, so they never get committed.
+    for folder in folders:
+        ignored = subprocess.run(["git", "check-ignore", "-q", f"{folder}/bin/python"],
+                                 cwd=REPO)
+        assert ignored.returncode == 0, f"{folder} is not ignored by git"

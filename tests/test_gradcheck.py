@@ -341,7 +341,7 @@ def test_failing_rows_print_their_error_and_the_worst_entry():
     report.analytic["0.b"] = report.analytic["0.b"] / 4  # the batch-mean bug, N = 4
     report.errors["0.b"] = 0.75
     row = next(r for r in str(report).splitlines() if r.lstrip().startswith("0.b"))
-    index, a, n = report.worst("0.b")
+    _index, a, n = report.worst("0.b")
     assert "7.5e-01  FAIL  worst at [" in row
     assert f"analytic {a:.4g}, numerical {n:.4g}" in row
     assert str(report).splitlines()[-1].startswith("FAILED (tol 1e-07): the gradient of 0.b ")
