@@ -1,8 +1,9 @@
-"""Time dlteach's conv, pooling and dense layers against plain loops and PyTorch (CPU).
+"""Time dlteach's conv, pooling, dense and LSTM layers against plain loops and PyTorch (CPU).
 
-    python benchmarks/bench_layers.py                 # 1 and 2 threads, 3 runs (~5 min)
+    python benchmarks/bench_layers.py                 # 1 and 2 threads, 3 runs (~6 min)
     python benchmarks/bench_layers.py --threads 1     # one thread count only
     python benchmarks/bench_layers.py --runs 1 --quick  # a first look
+    python benchmarks/bench_layers.py --only lstm     # some benchmarks only
 
 Every benchmark is forward + backward in float32. Each thread setting runs in its own
 subprocess with the BLAS/OpenMP thread pools limited (environment variables before NumPy
@@ -38,7 +39,9 @@ CONV_SHAPES = [  # (N, C, H=W, F): 3x3 kernels, stride 1, padding 1
     (64, 16, 14, 32),
     (32, 3, 32, 32),
 ]
-TARGETS = {"conv": 2.0, "pool": 1.0, "dense": 1.2, "epoch-1": 1.3, "epoch-2": 1.6}
+LSTM_SHAPE = (32, 50, 64, 128)  # (N, T, D, H): batch 32, 50 steps, 64 -> 128
+TARGETS = {"conv": 2.0, "pool": 1.0, "dense": 1.2, "lstm": 1.5, "epoch-1": 1.3, "epoch-2": 1.6}
+KINDS = ("conv", "pool", "dense", "lstm", "epoch")  # what --only can choose
 
 
 def best_of(fns: dict, reps: int, warmup: int = 3, block: int = 10, pause: float = 0.2) -> dict:
@@ -83,14 +86,21 @@ def torch_fwd_bwd(module, x, grad_y):
     module(x).backward(grad_y)
 
 
+def torch_lstm_fwd_bwd(module, x, grad_y):
+    """nn.LSTM forward over the whole sequence (every hidden state), then backward."""
+    x.grad = None
+    out, _ = module(x)
+    out.backward(grad_y)
+
+
 def torch_fwd_bwd_converted(module, x, grad_y, memory_format):
     """The same, converting x to memory_format first (and its gradient back)."""
     x.grad = None
     module(x.contiguous(memory_format=memory_format)).backward(grad_y)
 
 
-def run_benchmarks(threads: int, quick: bool) -> list[dict]:
-    """All benchmarks at one thread count (called inside the subprocess)."""
+def run_benchmarks(threads: int, quick: bool, only: tuple[str, ...] = KINDS) -> list[dict]:
+    """All benchmarks (of the kinds in ``only``) at one thread count (in the subprocess)."""
     import numpy as np
     from threadpoolctl import threadpool_limits
 
@@ -105,6 +115,7 @@ def run_benchmarks(threads: int, quick: bool) -> list[dict]:
     from dlteach.core import Sequential
     from dlteach.dense import Dense
     from dlteach.losses import SoftmaxCrossEntropy
+    from dlteach.lstm import LSTM
     from dlteach.optim import SGD
     from dlteach.pooling import MaxPool2D
     from dlteach.reshape import Flatten
@@ -124,7 +135,7 @@ def run_benchmarks(threads: int, quick: bool) -> list[dict]:
         rows.append({"kind": kind, "name": name, "threads": threads, "naive": naive, **times})
 
     with threadpool_limits(threads):
-        for N, C, H, F in CONV_SHAPES:
+        for N, C, H, F in CONV_SHAPES if {"conv", "pool"} & set(only) else ():
             x = rng.standard_normal((N, C, H, H), dtype=np.float32)
             g = rng.standard_normal((N, F, H, H), dtype=np.float32)
             conv = Conv2D(C, F, 3, padding=1, rng=0, dtype=np.float32)
@@ -164,18 +175,36 @@ def run_benchmarks(threads: int, quick: bool) -> list[dict]:
             maxpool2d_forward_naive(y[:n_small], 2)
             maxpool2d_backward_naive(gp[:n_small], y[:n_small], 2)
             naive_pool = (time.perf_counter() - t0) * N / n_small
-            row("conv", f"Conv2D {N}x{C}x{H}x{H} -> {F}, 3x3 pad 1", best_of(fns, reps), naive_conv)
-            row("pool", f"MaxPool2D 2x2 on {N}x{F}x{H}x{H}", best_of(pool_fns, reps), naive_pool)
+            if "conv" in only:
+                row("conv", f"Conv2D {N}x{C}x{H}x{H} -> {F}, 3x3 pad 1", best_of(fns, reps),
+                    naive_conv)
+            if "pool" in only:
+                row("pool", f"MaxPool2D 2x2 on {N}x{F}x{H}x{H}", best_of(pool_fns, reps),
+                    naive_pool)
 
-        x = rng.standard_normal((256, 784), dtype=np.float32)
-        g = rng.standard_normal((256, 256), dtype=np.float32)
-        dense = Dense(784, 256, rng=0, dtype=np.float32)
-        fns = {"dlteach": lambda: fwd_bwd(dense, x, g)}
-        if torch is not None:
-            lin = torch.nn.Linear(784, 256)
-            xt, gt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(g)
-            fns["torch"] = lambda: torch_fwd_bwd(lin, xt, gt)
-        row("dense", "Dense 784 -> 256, batch 256", best_of(fns, reps))
+        if "dense" in only:
+            x = rng.standard_normal((256, 784), dtype=np.float32)
+            g = rng.standard_normal((256, 256), dtype=np.float32)
+            dense = Dense(784, 256, rng=0, dtype=np.float32)
+            fns = {"dlteach": lambda: fwd_bwd(dense, x, g)}
+            if torch is not None:
+                lin = torch.nn.Linear(784, 256)
+                xt, gt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(g)
+                fns["torch"] = lambda: torch_fwd_bwd(lin, xt, gt)
+            row("dense", "Dense 784 -> 256, batch 256", best_of(fns, reps))
+
+        if "lstm" in only:
+            # Lesson 5's layer: every hidden state of a whole sequence, then BPTT.
+            N, T, D, H = LSTM_SHAPE
+            xs = rng.standard_normal((N, T, D), dtype=np.float32)
+            gs = rng.standard_normal((N, T, H), dtype=np.float32)
+            lstm = LSTM(D, H, rng=0, dtype=np.float32)
+            fns = {"dlteach": partial(fwd_bwd, lstm, xs, gs)}
+            if torch is not None:
+                tlstm = torch.nn.LSTM(D, H, batch_first=True)
+                xst = torch.from_numpy(xs).requires_grad_(True)
+                fns["torch"] = partial(torch_lstm_fwd_bwd, tlstm, xst, torch.from_numpy(gs))
+            row("lstm", f"LSTM {N}x{T}x{D} -> {H}, all {T} steps", best_of(fns, reps))
 
         def epoch_row(kind, name, images, labels, batch, dl_layers, torch_layers):
             """One shuffled SGD epoch of the same network in both libraries."""
@@ -210,6 +239,8 @@ def run_benchmarks(threads: int, quick: bool) -> list[dict]:
                 fns["torch"] = epoch_torch
             row(kind, name, best_of(fns, 2 if quick else 5, warmup=1, block=1))
 
+        if "epoch" not in only:
+            return rows
         f32 = {"dtype": np.float32}
         epoch_kind = f"epoch-{threads}" if threads <= 2 else "epoch"
         nn = torch.nn if torch is not None else None
@@ -326,11 +357,20 @@ def main() -> None:
         default=3,
         help="run everything this many times (fresh processes) and report medians (default 3)",
     )
+    parser.add_argument(
+        "--only",
+        default=",".join(KINDS),
+        help=f"comma-separated benchmarks to run, among {', '.join(KINDS)} (default: all)",
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    only = tuple(kind.strip() for kind in args.only.split(",") if kind.strip())
+    unknown = sorted(set(only) - set(KINDS))
+    if unknown or not only:
+        parser.error(f"--only: unknown {unknown}; choose among {', '.join(KINDS)}")
 
     if args.worker is not None:  # inside the subprocess: run and hand back JSON
-        print(json.dumps(run_benchmarks(args.worker, args.quick)))
+        print(json.dumps(run_benchmarks(args.worker, args.quick, only)))
         return
 
     print(
@@ -351,9 +391,8 @@ def main() -> None:
             if args.unset_openblas_env:
                 env.pop("OPENBLAS_CORETYPE", None)
                 env.pop("OPENBLAS_L2_SIZE", None)
-            cmd = [sys.executable, __file__, "--worker", str(threads)] + (
-                ["--quick"] if args.quick else []
-            )
+            cmd = [sys.executable, __file__, "--worker", str(threads), "--only", ",".join(only)]
+            cmd += ["--quick"] if args.quick else []
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 sys.exit(f"benchmark with {threads} thread(s) failed:\n{out.stderr}")

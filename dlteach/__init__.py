@@ -64,3 +64,13 @@ from dlteach.conv import Conv2D
 from dlteach.pooling import AvgPool2D, MaxPool2D
 from dlteach.reshape import Flatten
 # --- end section ---
+
+# --- section: recurrent networks ---
+from dlteach.embedding import Embedding, check_tokens
+from dlteach.recurrent import RNN, rnn_step_backward, rnn_step_forward
+from dlteach.lstm import LSTM, lstm_step_backward, lstm_step_forward
+from dlteach.sequence import (
+    SequenceCrossEntropy, TimeDense, gradient_through_time, sequence_accuracy, tbptt_windows,
+)
+from dlteach.text import CharVocab, sample, stdlib_text, text_streams, text_windows
+# --- end section ---

@@ -59,6 +59,40 @@ def _gen_step(fn, n_arrays, position, extra):
     return call
 
 
+SEQ = np.zeros((2, 3, 2))  # (N, T, D)
+TOKENS = np.zeros((2, 3), dtype=int)
+RNN_STEP = {"x": np.zeros((2, 2)), "h_prev": np.zeros((2, 2)), "Wx": np.zeros((2, 2)),
+            "Wh": np.zeros((2, 2)), "b": np.zeros(2)}
+LSTM_STEP = {"x": np.zeros((2, 2)), "h_prev": np.zeros((2, 2)), "c_prev": np.zeros((2, 2)),
+             "Wx": np.zeros((2, 8)), "Wh": np.zeros((2, 8)), "b": np.zeros(8)}
+
+
+def _step(fn, args, name):
+    return lambda bad: fn(**dict(args, **{name: bad}))
+
+
+def _rnn_step_backward(bad):
+    _, cache = dl.rnn_step_forward(*RNN_STEP.values())
+    return dl.rnn_step_backward(bad, cache)
+
+
+def _lstm_step_backward(position):
+    def call(bad):
+        _, _, cache = dl.lstm_step_forward(*LSTM_STEP.values())
+        grads = [np.zeros((2, 2)), np.zeros((2, 2))]
+        grads[position] = bad
+        return dl.lstm_step_backward(*grads, cache)
+    return call
+
+
+def _sequence_loss(position):
+    def call(bad):
+        args = {"logits": np.zeros((2, 3, 4)), "target": TOKENS, "mask": np.ones((2, 3))}
+        args[position] = bad
+        return dl.SequenceCrossEntropy().forward(**args)
+    return call
+
+
 # (public name, method or "", parameter) -> a call with ``bad`` in that parameter.
 CALLS = {
     ("AvgPool2D", "forward", "x"): _layer_forward(lambda: dl.AvgPool2D(2)),
@@ -171,6 +205,34 @@ CALLS = {
     ("plot_image_grid", "", "labels"): lambda bad: dl.plot_image_grid(np.zeros((3, 2, 2)), bad),
     ("plot_image_grid", "", "predictions"): lambda bad: dl.plot_image_grid(
         np.zeros((3, 2, 2)), np.zeros(3, dtype=int), bad),
+    ("Embedding", "forward", "tokens"): _layer_forward(lambda: dl.Embedding(4, 2, rng=0)),
+    ("RNN", "forward", "x"): _layer_forward(lambda: dl.RNN(2, 2, rng=0)),
+    ("RNN", "forward", "h0"): lambda bad: dl.RNN(2, 2, rng=0).forward(SEQ, bad),
+    ("LSTM", "forward", "x"): _layer_forward(lambda: dl.LSTM(2, 2, rng=0)),
+    ("LSTM", "forward", "h0"): lambda bad: dl.LSTM(2, 2, rng=0).forward(SEQ, bad),
+    ("LSTM", "forward", "c0"): lambda bad: dl.LSTM(2, 2, rng=0).forward(SEQ, None, bad),
+    ("TimeDense", "forward", "x"): _layer_forward(lambda: dl.TimeDense(2, 2, rng=0)),
+    ("SequenceCrossEntropy", "forward", "logits"): _sequence_loss("logits"),
+    ("SequenceCrossEntropy", "forward", "target"): _sequence_loss("target"),
+    ("SequenceCrossEntropy", "forward", "mask"): _sequence_loss("mask"),
+    ("sequence_accuracy", "", "scores"): lambda bad: dl.sequence_accuracy(bad, TOKENS),
+    ("sequence_accuracy", "", "targets"): lambda bad: dl.sequence_accuracy(
+        np.zeros((2, 3, 4)), bad),
+    ("sequence_accuracy", "", "mask"): lambda bad: dl.sequence_accuracy(
+        np.zeros((2, 3, 4)), TOKENS, bad),
+    ("tbptt_windows", "", "x"): lambda bad: dl.tbptt_windows(bad, 2),
+    ("tbptt_windows", "", "y"): lambda bad: dl.tbptt_windows(SEQ, 2, bad),
+    ("gradient_through_time", "", "x"): lambda bad: dl.gradient_through_time(
+        dl.RNN(2, 2, rng=0), bad),
+    ("text_windows", "", "ids"): lambda bad: dl.text_windows(bad, 2),
+    ("text_streams", "", "ids"): lambda bad: dl.text_streams(bad, 2),
+    **{("rnn_step_forward", "", name): _step(dl.rnn_step_forward, RNN_STEP, name)
+       for name in RNN_STEP},
+    ("rnn_step_backward", "", "grad_h"): _rnn_step_backward,
+    **{("lstm_step_forward", "", name): _step(dl.lstm_step_forward, LSTM_STEP, name)
+       for name in LSTM_STEP},
+    ("lstm_step_backward", "", "grad_h"): _lstm_step_backward(0),
+    ("lstm_step_backward", "", "grad_c"): _lstm_step_backward(1),
 }
 
 # Signatures that mention arrays but take no user array-like there, with the reason.

@@ -19,9 +19,12 @@ import pytest
 
 import dlteach
 from dlteach import (
+    LSTM,
+    RNN,
     AvgPool2D,
     Conv2D,
     Dense,
+    Embedding,
     Flatten,
     Layer,
     MaxPool2D,
@@ -30,10 +33,19 @@ from dlteach import (
     Sigmoid,
     Softmax,
     Tanh,
+    TimeDense,
 )
 
+
+def _tokens(vocab_size: int):
+    """An input maker for layers that read token ids: whole numbers held in x's float dtype
+    (the form ``fit`` passes them in), so the dtype rule applies to them too."""
+    return lambda rng, shape, dtype: rng.integers(0, vocab_size, size=shape).astype(dtype)
+
+
 # class -> factories; each factory takes the parameters' dtype and returns
-# (a layer whose parameters have that dtype, the shape of an input batch).
+# (a layer whose parameters have that dtype, the shape of an input batch), optionally
+# followed by a function (rng, shape, dtype) -> input batch (default: standard normal).
 FACTORIES = {
     Dense: [lambda dt: (Dense(5, 3, rng=0, dtype=dt), (4, 5))],
     Conv2D: [
@@ -64,8 +76,24 @@ FACTORIES = {
                 Softmax(),
             ),
             (3, 1, 6, 6),
-        )
+        ),
+        lambda dt: (
+            Sequential(Embedding(7, 3, rng=0, dtype=dt), LSTM(3, 4, rng=1, dtype=dt),
+                       TimeDense(4, 7, rng=2, dtype=dt)),
+            (2, 5),
+            _tokens(7),
+        ),
     ],
+    Embedding: [lambda dt: (Embedding(7, 3, rng=0, dtype=dt), (2, 5), _tokens(7))],
+    RNN: [
+        lambda dt: (RNN(3, 4, rng=0, dtype=dt), (2, 5, 3)),
+        lambda dt: (RNN(3, 4, return_sequences=False, rng=0, dtype=dt), (2, 5, 3)),
+    ],
+    LSTM: [
+        lambda dt: (LSTM(3, 4, rng=0, dtype=dt), (2, 5, 3)),
+        lambda dt: (LSTM(3, 4, return_sequences=False, rng=0, dtype=dt), (2, 5, 3)),
+    ],
+    TimeDense: [lambda dt: (TimeDense(3, 4, rng=0, dtype=dt), (2, 5, 3))],
 }
 
 
@@ -115,10 +143,15 @@ MIXED = [
 ]
 
 
-def _build(cls: type, i: int, param_dtype: type) -> tuple[Layer, tuple[int, ...]]:
-    layer, shape = FACTORIES[cls][i](param_dtype)
+def _standard_normal(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _build(cls: type, i: int, param_dtype: type) -> tuple[Layer, tuple[int, ...], object]:
+    """(layer, input shape, input maker (rng, shape, dtype) -> x)."""
+    layer, shape, *maker = FACTORIES[cls][i](param_dtype)
     assert type(layer) is cls
-    return layer, shape
+    return layer, shape, maker[0] if maker else _standard_normal
 
 
 def _float64_twin(layer: Layer) -> Layer:
@@ -138,12 +171,12 @@ def _tolerance(want: np.ndarray) -> dict[str, float]:
 @pytest.mark.parametrize(("x_dtype", "param_dtype"), MIXED)
 @pytest.mark.parametrize(("cls", "i"), CASES)
 def test_layer_computes_in_its_inputs_dtype(cls, i, x_dtype, param_dtype):
-    layer, shape = _build(cls, i, param_dtype)
+    layer, shape, make_x = _build(cls, i, param_dtype)
     for p in layer.parameters():
         assert p.value.dtype == param_dtype, f"{layer!r}: the factory must honour the dtype"
     reference = _float64_twin(layer)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape).astype(x_dtype)
+    x = make_x(rng, shape, x_dtype)
 
     y = layer.forward(x)
     assert y.dtype == x_dtype, f"{layer!r}: {np.dtype(x_dtype)} input gave a {y.dtype} output"
@@ -173,9 +206,9 @@ def test_layer_computes_in_its_inputs_dtype(cls, i, x_dtype, param_dtype):
 @pytest.mark.parametrize(("x_dtype", "param_dtype"), MIXED)
 @pytest.mark.parametrize(("cls", "i"), CASES)
 def test_a_gradient_of_another_dtype_is_cast_to_the_inputs(cls, i, x_dtype, param_dtype):
-    layer, shape = _build(cls, i, param_dtype)
+    layer, shape, make_x = _build(cls, i, param_dtype)
     rng = np.random.default_rng(1)
-    x = rng.standard_normal(shape).astype(x_dtype)
+    x = make_x(rng, shape, x_dtype)
     y = layer.forward(x)
     other = np.float64 if x_dtype == np.float32 else np.float32
     g = rng.standard_normal(y.shape).astype(other)
@@ -187,7 +220,7 @@ def test_a_gradient_of_another_dtype_is_cast_to_the_inputs(cls, i, x_dtype, para
     for name, p in layer.named_parameters().items():
         assert p.grad.dtype == param_dtype, f"{layer!r}: {name}.grad became {p.grad.dtype}"
     # The same as the gradient cast by hand: the cast happens first.
-    twin, _ = _build(cls, i, param_dtype)
+    twin, _, _ = _build(cls, i, param_dtype)
     twin.forward(x)
     np.testing.assert_array_equal(dx, twin.backward(g.astype(x_dtype)), err_msg=repr(layer))
 
@@ -195,8 +228,8 @@ def test_a_gradient_of_another_dtype_is_cast_to_the_inputs(cls, i, x_dtype, para
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("cls", "i"), CASES)
 def test_matching_dtypes_stay_as_they_are(cls, i, dtype):
-    layer, shape = _build(cls, i, dtype)
-    x = np.random.default_rng(2).standard_normal(shape).astype(dtype)
+    layer, shape, make_x = _build(cls, i, dtype)
+    x = make_x(np.random.default_rng(2), shape, dtype)
     y = layer.forward(x)
     dx = layer.backward(np.ones_like(y))
     assert y.dtype == dx.dtype == dtype

@@ -37,6 +37,11 @@ MODULE_ORDER = [
     "conv",
     "pooling",
     "reshape",  # lesson 4: CNNs
+    "embedding",
+    "recurrent",
+    "lstm",
+    "sequence",
+    "text",  # lesson 5: RNN and LSTM
 ]
 # Course tooling and per-lesson exercise checks may use any library module.
 EXEMPT_PREFIXES = ("exercises", "tools", "cli", "__main__", "__init__")
