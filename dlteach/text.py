@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import importlib.util
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 
@@ -247,20 +249,47 @@ STDLIB_MODULES = (
 )  # fmt: skip
 
 
+# The docstrings that CPython 3.10 to 3.13 hold word for word, by module and hash, in
+# order (written by scripts/make_corpus_index.py): the corpus is the same text on each.
+INDEX_FILE = Path(__file__).with_name("stdlib_corpus.txt")
+
+
+def _corpus_index() -> list[tuple[str, str]]:
+    lines = INDEX_FILE.read_text(encoding="utf-8").splitlines()
+    return [tuple(line.split("\t")) for line in lines if line and not line.startswith("#")]
+
+
+@functools.cache
+def _module_docstrings(name: str) -> dict[str, str]:
+    """The printable-ASCII docstrings of one standard-library module, by their hash."""
+    spec = importlib.util.find_spec(name)  # finds the file without importing it
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return {}
+    try:
+        with open(spec.origin, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return {}
+    parts: list[str] = []
+    _collect_docstrings(tree, parts)
+    return {hashlib.sha256(doc.encode()).hexdigest()[:16]: doc for doc in parts}
+
+
 @functools.lru_cache(maxsize=1)
 def _stdlib_docstrings() -> str:
-    parts: list[str] = []
-    for name in STDLIB_MODULES:
-        spec = importlib.util.find_spec(name)  # finds the file without importing it
-        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-            continue
-        try:
-            with open(spec.origin, encoding="utf-8") as f:
-                tree = ast.parse(f.read())
-        except (OSError, SyntaxError, UnicodeDecodeError):
-            continue
-        _collect_docstrings(tree, parts)
+    """The indexed docstrings this Python holds, in the index's order."""
+    parts = []
+    for module, digest in _corpus_index():
+        doc = _module_docstrings(module).get(digest)
+        if doc is not None:  # a newer Python may have reworded it: left out
+            parts.append(doc)
     return "\n\n".join(parts)
+
+
+def stdlib_missing() -> list[str]:
+    """Indexed docstrings this Python does not hold word for word (as ``module:hash``);
+    empty on CPython 3.10 to 3.13, where :func:`stdlib_text` is the same text."""
+    return [f"{m}:{d}" for m, d in _corpus_index() if d not in _module_docstrings(m)]
 
 
 def _collect_docstrings(node: ast.AST, parts: list[str]) -> None:
@@ -276,11 +305,13 @@ def _collect_docstrings(node: ast.AST, parts: list[str]) -> None:
 def stdlib_text(n_chars: int = 200_000) -> str:
     """English text every Python installation has, offline: standard library docstrings.
 
-    The docstrings of the modules in ``STDLIB_MODULES`` (their module, classes and
-    functions, in source order, read from the source files without importing them;
-    only those in plain printable ASCII), separated by blank lines, cut to the first
-    ``n_chars`` characters. The same text on every run with the same Python version;
-    about 96 distinct characters. Raises an error when the installation holds less.
+    Docstrings of the modules in ``STDLIB_MODULES`` (their module, classes and
+    functions, read from the source files without importing them; plain printable ASCII
+    only), separated by blank lines, cut to the first ``n_chars`` characters. Only the
+    docstrings listed in ``stdlib_corpus.txt`` are used: those that CPython 3.10 to 3.13
+    hold word for word, so the text, and every number a model trained on it gives, is
+    the same on each of them (:func:`stdlib_missing` lists what another Python lacks).
+    Raises an error when the installation holds less than ``n_chars`` characters.
     """
     owner = "stdlib_text"
     n = check_positive_int(n_chars, owner=owner, name="n_chars")
