@@ -163,6 +163,8 @@ def _describe_input(
     parts = []
     for name, value in zip(names, values, strict=True):
         text = _text(value, None)
+        if _shows_dtype(value):  # a pasted list is float64 or int64: say what it was
+            text += f"  # dtype {value.dtype}"
         parts.append(f"{name} = " + text.replace("\n", "\n" + " " * (len(name) + 3)))
     if not parts:
         return ["input: (no arguments)"]
@@ -176,6 +178,12 @@ def _describe_input(
     if rebuild:
         lines += _block("rebuild", rebuild)
     return lines
+
+
+def _shows_dtype(value: object) -> bool:
+    """A small array printed in full whose dtype a pasted copy would not have."""
+    return (isinstance(value, np.ndarray) and value.ndim > 0 and not _too_big(value)
+            and value.dtype.kind in "biuf" and value.dtype not in (np.float64, np.int64))
 
 
 def _too_big(value: object) -> bool:
@@ -264,8 +272,10 @@ def _difference_here(
                                 f"values"}
         for i, (e, g) in enumerate(zip(expected, got, strict=True)):
             inner = _difference(e, g, rtol=rtol, atol=atol, path=(*path, i))
-            if inner is not None:
-                return {**inner, "reason": f"element [{i}] of the result: {inner['reason']}"}
+            if inner is not None:  # one prefix for the whole path: "element [0][1] of ..."
+                base = inner.get("base", inner["reason"])
+                return {**inner, "base": base,
+                        "reason": f"{_element(inner['path'])} of the result: {base}"}
         return None
     if isinstance(expected, np.ndarray) and expected.ndim > 0:
         return _compare_arrays(expected, got, rtol=rtol, atol=atol, path=path)
@@ -357,7 +367,7 @@ def _results(expected: object, got: object, found: dict | None, *, show_got: boo
     if show_got:
         lines += _block("got", _text(got, 4, found))
         if found is not None and found["differ"] is not None:
-            element = "".join(f"element [{i}]: " for i in found["path"])
+            element = f"{_element(found['path'])}: " if found["path"] else ""
             lines += _block("differ", element + found["differ"])
     return lines
 
@@ -368,7 +378,13 @@ def _problem(found: dict) -> str:
     if found["index"] is None:
         return found["reason"]
     what = "wrong value" if found["differ"] is None else "wrong values"
-    return "".join(f"element [{i}] of the result: " for i in found["path"]) + what
+    prefix = f"{_element(found['path'])} of the result: " if found["path"] else ""
+    return prefix + what
+
+
+def _element(path: tuple[int, ...]) -> str:
+    """``element [0][1]``: where in nested result tuples a difference is."""
+    return "element " + "".join(f"[{i}]" for i in path)
 
 
 def _modified(names: list[str]) -> str:

@@ -223,3 +223,16 @@ def test_passed_and_not_attempted_texts_are_unchanged():
     text = "⏳ tanh: not attempted yet — replace raise NotImplementedError() with your code"
     assert todo.text() == text == not_attempted("tanh").text()
     assert check_value(..., 1.0, exercise="tanh").text() == text
+
+
+def test_a_small_float32_input_says_its_dtype_in_a_comment_that_pastes_cleanly():
+    x = np.array([[0.5, -1.25]], dtype=np.float32)
+    v = check_function(lambda x: x * 2, lambda x: x * 3, [(x,)], exercise="triple")
+    line = next(ln for ln in v.message.splitlines() if ln.startswith("input: "))
+    assert line.endswith("  # dtype float32"), line
+    namespace = {"np": np}
+    exec("value = " + line[len("input: x = "):], namespace)  # the comment is ignored
+    np.testing.assert_array_equal(namespace["value"], x)
+    plain = check_function(lambda x: x * 2, lambda x: x * 3, [(x.astype(np.float64),)],
+                           exercise="triple")
+    assert "# dtype" not in plain.message
