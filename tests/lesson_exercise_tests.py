@@ -39,6 +39,11 @@ def stub(*args, **kwargs):
     raise NotImplementedError()
 
 
+def flat(message: str) -> str:
+    """The message with its line wrapping undone, to match wrapped hints."""
+    return " ".join(message.split())
+
+
 def assert_failed_showing(verdict, *fragments: str) -> None:
     """The verdict failed, and its message shows each fragment word for word."""
     assert verdict.status == "failed", verdict.text()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from lesson_exercise_tests import LessonExerciseTests, assert_failed_showing
+from lesson_exercise_tests import LessonExerciseTests, assert_failed_showing, flat
 
 from dlteach import data, init, metrics, optim
 from dlteach.exercises import lesson03 as ex
@@ -12,10 +12,6 @@ from dlteach.exercises import lesson03 as ex
 def minibatches_reference(X, y, batch_size, rng):
     return data.minibatches(X, y, batch_size, shuffle=True, seed=rng)
 
-
-def flat(message: str) -> str:
-    """The message with its line wrapping undone, to match wrapped hints."""
-    return " ".join(message.split())
 
 
 REFERENCES = {

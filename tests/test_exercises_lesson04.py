@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from lesson_exercise_tests import LessonExerciseTests, assert_failed_showing
+from lesson_exercise_tests import LessonExerciseTests, assert_failed_showing, flat
 
 import dlteach as dl
 from dlteach.exercises import lesson04 as ex
@@ -70,10 +70,6 @@ REFERENCES = {
     "maxpool_backward": maxpool_backward,
 }
 
-
-def flat(message: str) -> str:
-    """The message with its line wrapping undone, to match wrapped hints."""
-    return " ".join(message.split())
 
 
 # ---------------------------------------------------------------- the library agrees
