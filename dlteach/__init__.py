@@ -74,3 +74,16 @@ from dlteach.sequence import (
 )
 from dlteach.text import CharVocab, sample, stdlib_text, text_streams, text_windows
 # --- end section ---
+
+# --- section: language and attention ---
+from dlteach.vocab import (
+    SPECIALS, Seq2SeqBatch, WordVocab, make_reversal_pairs, pad_sequences, seq2seq_batches,
+    teacher_forcing_targets, tokenize,
+)
+from dlteach.masking import masked_softmax, masked_softmax_backward
+from dlteach.attention import (
+    AdditiveAttention, DotProductAttention, additive_attention, additive_attention_backward,
+    scaled_dot_product_attention, scaled_dot_product_attention_backward,
+)
+from dlteach.seq2seq import Seq2Seq
+# --- end section ---

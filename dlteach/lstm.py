@@ -267,7 +267,7 @@ class LSTM(_Recurrent):
             self.b.grad += db
         fr.check(dWx, dWh, dx, dh, dc, inputs=(grad_out, hs, cs, Wx, Wh))
         self._grad_state = (dh, dc)
-        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+        return dx.transpose(1, 0, 2).copy(order="C")  # dx lives in a reused buffer
 
     @property
     def grad_c0(self) -> np.ndarray:
@@ -282,6 +282,6 @@ class LSTM(_Recurrent):
             raise InvalidValueError(f"{self!r}: no gates yet. Run forward on a batch first.")
         acts, H = self._cache[1], self.hidden_size
         return {
-            name: np.ascontiguousarray(acts[..., k * H : (k + 1) * H].transpose(1, 0, 2))
+            name: acts[..., k * H : (k + 1) * H].transpose(1, 0, 2).copy(order="C")
             for k, name in enumerate(GATES)
         }

@@ -208,8 +208,8 @@ class _Recurrent(Layer):
 
     def _output(self, hs: np.ndarray) -> np.ndarray:
         """hs: (T, N, H) time-major -> (N, T, H) batch-first, or the last step (N, H)."""
-        if self.return_sequences:
-            return np.ascontiguousarray(hs.transpose(1, 0, 2))
+        if self.return_sequences:  # always a copy: hs lives in a buffer the next call reuses
+            return hs.transpose(1, 0, 2).copy(order="C")
         return hs[-1].copy()
 
     def _grad_sequence(self, grad_out: np.ndarray, n: int, t: int, dtype: np.dtype
@@ -347,4 +347,4 @@ class RNN(_Recurrent):
             self.b.grad += db
         fr.check(dWx, dWh, dx, dh, inputs=(grad_out, hs, Wx, Wh))
         self._grad_state = (dh,)
-        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+        return dx.transpose(1, 0, 2).copy(order="C")  # dx lives in a reused buffer

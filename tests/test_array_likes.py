@@ -93,6 +93,29 @@ def _sequence_loss(position):
     return call
 
 
+ATTN = {"query": np.zeros((2, 3, 2)), "keys": np.zeros((2, 3, 2)), "values": np.zeros((2, 3, 2)),
+        "mask": np.ones((2, 3))}
+ADDITIVE = {**{k: v for k, v in ATTN.items() if k != "mask"}, "Wq": np.zeros((2, 2)),
+            "Wk": np.zeros((2, 2)), "w": np.zeros(2), "mask": np.ones((2, 3))}
+ATTN_BACK = {"grad_context": np.zeros((2, 3, 2)), "query": ATTN["query"], "keys": ATTN["keys"],
+             "values": ATTN["values"], "weights": np.full((2, 3, 3), 1 / 3)}
+ADDITIVE_BACK = {**{k: v for k, v in ADDITIVE.items() if k != "mask"},
+                 "grad_context": np.zeros((2, 3, 2)), "weights": np.full((2, 3, 3), 1 / 3)}
+SEQ2SEQ = {"src": np.ones((2, 3), dtype=int), "dec_in": np.ones((2, 2), dtype=int),
+           "src_mask": np.ones((2, 3))}
+
+
+def _attention_layer(make, name):
+    return lambda bad: make().forward(**dict(ATTN, **{name: bad}))
+
+
+def _seq2seq_batches(name):
+    def call(bad):
+        args = {"sources": [[4]], "targets": [[4]], name: [bad]}
+        return dl.seq2seq_batches(args["sources"], args["targets"], 1, bos_id=2, eos_id=3)
+    return call
+
+
 # (public name, method or "", parameter) -> a call with ``bad`` in that parameter.
 CALLS = {
     ("AvgPool2D", "forward", "x"): _layer_forward(lambda: dl.AvgPool2D(2)),
@@ -233,6 +256,32 @@ CALLS = {
        for name in LSTM_STEP},
     ("lstm_step_backward", "", "grad_h"): _lstm_step_backward(0),
     ("lstm_step_backward", "", "grad_c"): _lstm_step_backward(1),
+    ("pad_sequences", "", "seqs"): lambda bad: dl.pad_sequences([bad]),  # one bad sequence
+    ("teacher_forcing_targets", "", "seqs"): lambda bad: dl.teacher_forcing_targets(
+        [[4], bad], 2, 3),
+    ("seq2seq_batches", "", "sources"): _seq2seq_batches("sources"),
+    ("seq2seq_batches", "", "targets"): _seq2seq_batches("targets"),
+    ("masked_softmax", "", "scores"): lambda bad: dl.masked_softmax(bad),
+    ("masked_softmax", "", "mask"): lambda bad: dl.masked_softmax(np.zeros((2, 3)), bad),
+    ("masked_softmax_backward", "", "grad_weights"): lambda bad: dl.masked_softmax_backward(
+        bad, np.full((2, 3), 1 / 3)),
+    ("masked_softmax_backward", "", "weights"): lambda bad: dl.masked_softmax_backward(
+        np.zeros((2, 3)), bad),
+    **{("scaled_dot_product_attention", "", name): _step(dl.scaled_dot_product_attention, ATTN,
+                                                          name) for name in ATTN},
+    **{("scaled_dot_product_attention_backward", "", name): _step(
+        dl.scaled_dot_product_attention_backward, ATTN_BACK, name) for name in ATTN_BACK},
+    **{("additive_attention", "", name): _step(dl.additive_attention, ADDITIVE, name)
+       for name in ADDITIVE},
+    **{("additive_attention_backward", "", name): _step(dl.additive_attention_backward,
+                                                         ADDITIVE_BACK, name)
+       for name in ADDITIVE_BACK},
+    **{("DotProductAttention", "forward", name): _attention_layer(dl.DotProductAttention, name)
+       for name in ATTN},
+    **{("AdditiveAttention", "forward", name): _attention_layer(
+        lambda: dl.AdditiveAttention(2, 2, 2, rng=0), name) for name in ATTN},
+    **{("Seq2Seq", "forward", name): (lambda bad, name=name: dl.Seq2Seq(5, 5, 2, 2, rng=0).forward(
+        **dict(SEQ2SEQ, **{name: bad}))) for name in SEQ2SEQ},
 }
 
 # Signatures that mention arrays but take no user array-like there, with the reason.

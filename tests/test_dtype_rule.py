@@ -21,14 +21,17 @@ import dlteach
 from dlteach import (
     LSTM,
     RNN,
+    AdditiveAttention,
     AvgPool2D,
     Conv2D,
     Dense,
+    DotProductAttention,
     Embedding,
     Flatten,
     Layer,
     MaxPool2D,
     ReLU,
+    Seq2Seq,
     Sequential,
     Sigmoid,
     Softmax,
@@ -43,9 +46,41 @@ def _tokens(vocab_size: int):
     return lambda rng, shape, dtype: rng.integers(0, vocab_size, size=shape).astype(dtype)
 
 
+def _attention_inputs(tk: int, dk: int, dv: int):
+    """An input maker for attention layers: (query of the given shape, keys (N, tk, dk),
+    values (N, tk, dv), a key mask (N, tk) with padding in every row but the first)."""
+
+    def make(rng, shape, dtype):
+        n = shape[0]
+        mask = np.arange(tk) < rng.integers(1, tk + 1, size=n)[:, None]
+        mask[0] = True
+        return (rng.standard_normal(shape).astype(dtype),
+                rng.standard_normal((n, tk, dk)).astype(dtype),
+                rng.standard_normal((n, tk, dv)).astype(dtype), mask)
+
+    return make
+
+
+def _seq2seq_inputs(vocab_size: int, t_out: int):
+    """An input maker for Seq2Seq: (source tokens of the given shape, padded with 0 at the
+    end, decoder tokens (N, t_out), both as whole numbers in x's dtype, the source mask)."""
+
+    def make(rng, shape, dtype):
+        lengths = rng.integers(1, shape[1] + 1, size=shape[0])
+        lengths[0] = shape[1]  # one row without padding
+        mask = np.arange(shape[1]) < lengths[:, None]
+        src = np.where(mask, rng.integers(1, vocab_size, size=shape), 0).astype(dtype)
+        return src, rng.integers(0, vocab_size, size=(shape[0], t_out)).astype(dtype), mask
+
+    return make
+
+
 # class -> factories; each factory takes the parameters' dtype and returns
 # (a layer whose parameters have that dtype, the shape of an input batch), optionally
 # followed by a function (rng, shape, dtype) -> input batch (default: standard normal).
+# Layers with several inputs (attention, Seq2Seq): that function returns a tuple, the
+# arguments of forward, and backward returns a tuple of gradients, one for each leading
+# argument (a mask, the last argument, takes none); each is checked like dL/dx.
 FACTORIES = {
     Dense: [lambda dt: (Dense(5, 3, rng=0, dtype=dt), (4, 5))],
     Conv2D: [
@@ -94,6 +129,21 @@ FACTORIES = {
         lambda dt: (LSTM(3, 4, return_sequences=False, rng=0, dtype=dt), (2, 5, 3)),
     ],
     TimeDense: [lambda dt: (TimeDense(3, 4, rng=0, dtype=dt), (2, 5, 3))],
+    DotProductAttention: [
+        lambda dt: (DotProductAttention(), (3, 2, 4), _attention_inputs(5, 4, 3)),
+        lambda dt: (DotProductAttention(scaled=False), (2, 3, 2), _attention_inputs(4, 2, 2)),
+    ],
+    AdditiveAttention: [
+        lambda dt: (AdditiveAttention(4, 3, 5, rng=0, dtype=dt), (3, 2, 4),
+                    _attention_inputs(5, 3, 2)),
+    ],
+    Seq2Seq: [
+        lambda dt: (Seq2Seq(6, 5, 3, 4, rng=0, dtype=dt), (3, 4), _seq2seq_inputs(5, 3)),
+        lambda dt: (Seq2Seq(6, 5, 3, 4, attention="additive", attn_dim=2, rng=1, dtype=dt),
+                    (2, 3), _seq2seq_inputs(5, 4)),
+        lambda dt: (Seq2Seq(6, 5, 3, 4, attention=None, rng=2, dtype=dt), (2, 3),
+                    _seq2seq_inputs(5, 2)),
+    ],
 }
 
 
@@ -154,6 +204,21 @@ def _build(cls: type, i: int, param_dtype: type) -> tuple[Layer, tuple[int, ...]
     return layer, shape, maker[0] if maker else _standard_normal
 
 
+def _inputs(make_x, rng, shape, dtype) -> tuple:
+    """The arguments of forward: (x,), or a multi-input layer's tuple."""
+    made = make_x(rng, shape, dtype)
+    return made if isinstance(made, tuple) else (made,)
+
+
+def _grads(out) -> tuple:
+    """backward's result as a tuple: (dL/dx,), or one gradient per input."""
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _float64_inputs(args: tuple) -> tuple:
+    return tuple(a.astype(np.float64) if a.dtype.kind == "f" else a for a in args)
+
+
 def _float64_twin(layer: Layer) -> Layer:
     """The same layer with the same parameter values, held in float64."""
     twin = copy.deepcopy(layer)
@@ -176,25 +241,27 @@ def test_layer_computes_in_its_inputs_dtype(cls, i, x_dtype, param_dtype):
         assert p.value.dtype == param_dtype, f"{layer!r}: the factory must honour the dtype"
     reference = _float64_twin(layer)
     rng = np.random.default_rng(0)
-    x = make_x(rng, shape, x_dtype)
+    args = _inputs(make_x, rng, shape, x_dtype)
 
-    y = layer.forward(x)
+    y = layer.forward(*args)
     assert y.dtype == x_dtype, f"{layer!r}: {np.dtype(x_dtype)} input gave a {y.dtype} output"
     g = rng.standard_normal(y.shape).astype(x_dtype)
-    dx = layer.backward(g)
-    assert dx.dtype == x_dtype, (
-        f"{layer!r}: {np.dtype(x_dtype)} input gave a {dx.dtype} input gradient"
-    )
+    grads = _grads(layer.backward(g))
+    for dx in grads:
+        assert dx.dtype == x_dtype, (
+            f"{layer!r}: {np.dtype(x_dtype)} input gave a {dx.dtype} input gradient"
+        )
     for name, p in layer.named_parameters().items():
         assert p.grad.dtype == p.value.dtype == param_dtype, (
             f"{layer!r}: parameter {name} ({p.value.dtype}) has a {p.grad.dtype} gradient"
         )
 
     # The values: the same computation in float64, within float32 rounding.
-    y64 = reference.forward(x.astype(np.float64))
-    dx64 = reference.backward(g.astype(np.float64))
+    y64 = reference.forward(*_float64_inputs(args))
+    grads64 = _grads(reference.backward(g.astype(np.float64)))
     np.testing.assert_allclose(y, y64, **_tolerance(y64), err_msg=f"{layer!r}: forward")
-    np.testing.assert_allclose(dx, dx64, **_tolerance(dx64), err_msg=f"{layer!r}: backward")
+    for dx, dx64 in zip(grads, grads64, strict=True):
+        np.testing.assert_allclose(dx, dx64, **_tolerance(dx64), err_msg=f"{layer!r}: backward")
     twins = reference.named_parameters()
     for name, p in layer.named_parameters().items():
         want = twins[name].grad
@@ -208,31 +275,32 @@ def test_layer_computes_in_its_inputs_dtype(cls, i, x_dtype, param_dtype):
 def test_a_gradient_of_another_dtype_is_cast_to_the_inputs(cls, i, x_dtype, param_dtype):
     layer, shape, make_x = _build(cls, i, param_dtype)
     rng = np.random.default_rng(1)
-    x = make_x(rng, shape, x_dtype)
-    y = layer.forward(x)
+    args = _inputs(make_x, rng, shape, x_dtype)
+    y = layer.forward(*args)
     other = np.float64 if x_dtype == np.float32 else np.float32
     g = rng.standard_normal(y.shape).astype(other)
-    dx = layer.backward(g)
-    assert dx.dtype == x_dtype, (
-        f"{layer!r}: a {np.dtype(other)} gradient for a {np.dtype(x_dtype)} input gave a "
-        f"{dx.dtype} input gradient"
-    )
+    grads = _grads(layer.backward(g))
+    for dx in grads:
+        assert dx.dtype == x_dtype, (
+            f"{layer!r}: a {np.dtype(other)} gradient for a {np.dtype(x_dtype)} input gave a "
+            f"{dx.dtype} input gradient"
+        )
     for name, p in layer.named_parameters().items():
         assert p.grad.dtype == param_dtype, f"{layer!r}: {name}.grad became {p.grad.dtype}"
     # The same as the gradient cast by hand: the cast happens first.
     twin, _, _ = _build(cls, i, param_dtype)
-    twin.forward(x)
-    np.testing.assert_array_equal(dx, twin.backward(g.astype(x_dtype)), err_msg=repr(layer))
+    twin.forward(*args)
+    for dx, want in zip(grads, _grads(twin.backward(g.astype(x_dtype))), strict=True):
+        np.testing.assert_array_equal(dx, want, err_msg=repr(layer))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("cls", "i"), CASES)
 def test_matching_dtypes_stay_as_they_are(cls, i, dtype):
     layer, shape, make_x = _build(cls, i, dtype)
-    x = make_x(np.random.default_rng(2), shape, dtype)
-    y = layer.forward(x)
-    dx = layer.backward(np.ones_like(y))
-    assert y.dtype == dx.dtype == dtype
+    y = layer.forward(*_inputs(make_x, np.random.default_rng(2), shape, dtype))
+    grads = _grads(layer.backward(np.ones_like(y)))
+    assert y.dtype == dtype and all(dx.dtype == dtype for dx in grads)
     assert all(p.grad.dtype == dtype for p in layer.parameters())
 
 

@@ -22,16 +22,19 @@ from dlteach import (
     RNN,
     SGD,
     Adam,
+    AdditiveAttention,
     AvgPool2D,
     CharVocab,
     Conv2D,
     Dense,
+    DotProductAttention,
     Embedding,
     Flatten,
     MaxPool2D,
     MSELoss,
     Parameter,
     ReLU,
+    Seq2Seq,
     SequenceCrossEntropy,
     Sequential,
     Sigmoid,
@@ -47,10 +50,13 @@ from dlteach import (
     confusion_matrix,
     gradient_norms,
     log_softmax,
+    masked_softmax,
+    masked_softmax_backward,
     momentum_step,
     pca_project,
     relative_error,
     sample,
+    scaled_dot_product_attention,
     scores_to_labels,
     sgd_step,
     softmax,
@@ -458,6 +464,110 @@ def test_sampling_at_extreme_temperatures_and_scores(temperature):
     with no_warnings():
         text = sample(model, vocab, "ab", 20, temperature, seed=0)
     assert len(text) == 22 and set(text) <= set("abc")
+
+
+# --- attention and sequence-to-sequence ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_masked_softmax_subtracts_the_maximum_of_the_real_positions(dtype):
+    big = np.finfo(dtype).max / 2  # 9e307 or 1.7e38: e^(score) would overflow at once
+    scores = np.array([[big, -big, big * 1.9, 0.0],  # the largest score is padding
+                       [1.0, 2.0, np.inf, np.nan],  # padding may hold inf and NaN
+                       [-big, -big, 5.0, -np.inf]], dtype=dtype)
+    mask = np.array([[1, 1, 0, 1], [1, 1, 0, 0], [1, 1, 0, 1]], dtype=bool)
+    with no_warnings():
+        w = masked_softmax(scores, mask)
+        dw = masked_softmax_backward(np.full_like(scores, big), w)
+    np.testing.assert_array_equal(w[0], [1, 0, 0, 0])
+    np.testing.assert_allclose(w[1], [*softmax(np.array([1.0, 2.0], dtype=dtype)), 0, 0],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(w[2], [0.5, 0.5, 0, 0])  # two equal real scores share
+    assert w.dtype == dw.dtype == dtype and not dw[~mask].any()
+    np.testing.assert_allclose(dw, 0, atol=1e-6 * big)  # a constant gradient: none at all
+    with no_warnings(), pytest.raises(NonFiniteError, match=r"^masked_softmax: row 0 is all -inf"):
+        masked_softmax(np.array([[-np.inf, 1.0]], dtype=dtype), np.array([[1, 0]]))
+
+
+@pytest.mark.parametrize(("dtype", "big"), SIZES)
+def test_dot_product_attention_saturates_exactly_on_huge_queries(dtype, big):
+    # The query points along axis 0 and the keys' first components differ: with huge
+    # queries one real key takes all the weight (a masked key with a larger score none),
+    # and the saturated softmax passes exactly no gradient to the query and the keys.
+    rng = np.random.default_rng(0)
+    q = np.zeros((2, 3, 4), dtype=dtype)
+    q[..., 0] = dtype(big)
+    k = rng.uniform(-1, 1, size=(2, 5, 4)).astype(dtype)
+    k[:, :, 0] = [0.1, 0.9, 0.5, 1.0, -1.0]  # key 3, the largest, is padding
+    v, g = (rng.normal(size=s).astype(dtype) for s in ((2, 5, 2), (2, 3, 2)))
+    mask = np.array([[1, 1, 1, 0, 1]] * 2)
+    for layer in (DotProductAttention(), DotProductAttention(scaled=False)):
+        with no_warnings():
+            context = layer.forward(q, k, v, mask)
+            dq, dk, dv = layer.backward(g * dtype(big))
+        np.testing.assert_array_equal(layer.weights, np.broadcast_to([0, 1, 0, 0, 0], (2, 3, 5)))
+        np.testing.assert_array_equal(context, np.repeat(v[:, 1:2], 3, axis=1))
+        np.testing.assert_array_equal(dq, 0)
+        np.testing.assert_array_equal(dk, 0)
+        with np.errstate(over="ignore"):
+            np.testing.assert_allclose(dv[:, 1], (g * dtype(big)).sum(axis=1), rtol=1e-5)
+        assert not np.delete(dv, 1, axis=1).any()
+        assert context.dtype == dq.dtype == dk.dtype == dv.dtype == dtype
+
+
+@pytest.mark.parametrize(("dtype", "big"), SIZES)
+def test_additive_attention_saturates_exactly_on_huge_queries(dtype, big):
+    layer = AdditiveAttention(3, 3, 2, rng=0, dtype=dtype)
+    layer.Wq.value[...] = 1.0  # q Wq is huge and positive: tanh(q Wq + k Wk) is exactly 1
+    rng = np.random.default_rng(1)
+    q = rng.uniform(0.5, 1.0, size=(2, 2, 3)).astype(dtype) * dtype(big)
+    k, v = rng.normal(size=(2, 4, 3)).astype(dtype), rng.normal(size=(2, 4, 2)).astype(dtype)
+    mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]])
+    with no_warnings():
+        layer.forward(q, k, v, mask)
+        dq, dk, dv = layer.backward(np.ones((2, 2, 2), dtype=dtype) * dtype(big))
+    # Every real key has the same score w . 1: the weight is shared equally.
+    w = layer.weights
+    np.testing.assert_allclose(w[0], np.broadcast_to([1 / 3, 1 / 3, 1 / 3, 0], (2, 4)), rtol=1e-6)
+    np.testing.assert_array_equal(w[1], np.broadcast_to([1, 0, 0, 0], (2, 4)))
+    for zero in (dq, dk, layer.Wq.grad, layer.Wk.grad):
+        np.testing.assert_array_equal(zero, 0)  # through a flat tanh
+    # dL/dw = sum over (i, j) of dL/de_ij * 1, and dL/de sums to 0 over the keys: ~0.
+    np.testing.assert_allclose(layer.w.grad, 0, atol=1e-5 * big)
+    assert np.isfinite(dv).all() and dv.dtype == dtype
+
+
+def test_an_infinite_gradient_through_attention_is_a_named_error():
+    # The float32 cast of 1e300 is inf; dL/da then holds +inf and -inf (values of both
+    # signs), and the softmax's sum over the keys meets inf - inf.
+    layer = DotProductAttention()
+    v = np.array([[[1.0], [-1.0]]], dtype=np.float32)
+    layer.forward(np.ones((1, 1, 2), np.float32), np.ones((1, 2, 2), np.float32), v)
+    with no_warnings(), pytest.raises(
+        NonFiniteError, match=r"^DotProductAttention\(scaled=True\): the backward cannot be"
+    ):
+        layer.backward(np.array([[[1e300]]]))
+
+
+def test_attention_of_scores_beyond_the_range_is_inf_without_a_warning():
+    q = np.full((1, 1, 2), 1e200)
+    k = np.array([[[1e200, 1e200], [-1e200, -1e200], [1.0, 1.0]]])
+    with no_warnings():
+        context, w = scaled_dot_product_attention(q, k, np.eye(3)[None], scale=1.0)
+    np.testing.assert_array_equal(w, [[[1, 0, 0]]])  # scores +inf, -inf, 2e200
+    np.testing.assert_array_equal(context, [[[1, 0, 0]]])
+
+
+def test_seq2seq_decodes_and_trains_with_huge_scores():
+    model = Seq2Seq(5, 6, 3, 4, attention="additive", rng=0)
+    model.out.W.value *= 1e300  # scores near 1e300: still a valid argmax and a finite loss
+    src = np.array([[1, 2, 4], [3, 0, 0]])
+    with no_warnings():
+        tokens, real = model.greedy_decode(src, max_len=6)
+        logits = model.forward(src, np.array([[2, 1], [2, 5]]))
+        model.backward(np.ones_like(logits) * 1e-300)
+    assert tokens.shape[0] == 2 and real[:, 0].all() and (tokens < 6).all()
+    assert all(np.isfinite(p.grad).all() for p in model.parameters())
 
 
 # --- where no answer exists: a named error (or NaN, when the caller asks NumPy for it) ----------

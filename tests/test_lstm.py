@@ -10,6 +10,7 @@ from dlteach.core import Layer
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 from dlteach.gradcheck import gradcheck
 from dlteach.lstm import GATES, LSTM, lstm_step_backward, lstm_step_forward
+from dlteach.recurrent import RNN
 from dlteach.sequence import tbptt_windows
 
 
@@ -274,3 +275,21 @@ def test_the_cell_state_carries_gradient_further_than_an_rnn():
     lstm_norms = gradient_through_time(LSTM(4, 16, forget_bias=3.0, rng=0), x)
     assert rnn_norms.shape == lstm_norms.shape == (40,)
     assert rnn_norms[0] / rnn_norms[-1] < lstm_norms[0] / lstm_norms[-1]
+
+
+@pytest.mark.parametrize("make", [lambda: LSTM(3, 4, rng=0), lambda: RNN(3, 4, rng=0)])
+@pytest.mark.parametrize("steps", [1, 5])
+def test_an_output_is_never_overwritten_by_the_next_call(make, steps):
+    # The layers keep work buffers between calls; what they return must be the caller's.
+    layer = make()
+    x1, x2 = np.random.default_rng(1).normal(size=(2, 2, steps, 3))
+    y1 = layer.forward(x1)
+    kept = y1.copy()
+    layer.forward(x2)
+    np.testing.assert_array_equal(y1, kept)
+    g = np.ones_like(kept)
+    dx1 = layer.backward(g)
+    kept_dx = dx1.copy()
+    layer.forward(x1)
+    layer.backward(2 * g)
+    np.testing.assert_array_equal(dx1, kept_dx)

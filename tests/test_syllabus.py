@@ -42,6 +42,11 @@ MODULE_ORDER = [
     "lstm",
     "sequence",
     "text",  # lesson 5: RNN and LSTM
+    # lessons 6-7: language and attention
+    "vocab",
+    "masking",
+    "attention",
+    "seq2seq",
 ]
 # Course tooling and per-lesson exercise checks may use any library module.
 EXEMPT_PREFIXES = ("exercises", "tools", "cli", "__main__", "__init__")
