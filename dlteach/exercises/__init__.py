@@ -33,6 +33,10 @@ LESSON_EXERCISES: dict[str, tuple[str, ...]] = {
     "04_cnn": (
         "conv_output_size", "conv2d_forward", "im2col", "maxpool_forward", "maxpool_backward",
     ),
+    "05_rnn_lstm": (
+        "rnn_step", "rnn_step_backward", "lstm_step", "lstm_cell_grad", "clip_grad_norm",
+        "softmax_with_temperature",
+    ),
 }
 
 

@@ -48,6 +48,9 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("04_cnn", "Convolutional networks",
            "convolution as a sliding dot product, padding and stride, pooling, im2col, "
            "and a CNN on handwritten digits"),
+    Lesson("05_rnn_lstm", "Recurrent networks and the LSTM",
+           "a network that reads a sequence, backpropagation through time, vanishing "
+           "gradients measured, the LSTM's gates, and a character-level language model"),
 )
 
 SOLUTIONS_DIR = "solutions"
