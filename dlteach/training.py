@@ -251,7 +251,7 @@ def fit(
     metrics: Sequence[str] | None = ("accuracy",),
     early_stopping: EarlyStopping | None = None,
     clip_norm: float | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
 ) -> History:
     """Train ``model`` on X: (N, ...), y: (N, ...) with minibatch gradient descent.
 
@@ -264,7 +264,9 @@ def fit(
     metrics: names from ``dlteach.metrics.METRICS``, recorded besides the loss.
     early_stopping: an :class:`EarlyStopping`, or None to train all epochs.
     clip_norm: if set, rescale the gradients so that their global norm is at most this.
-    progress: show one progress bar over the epochs (deterministic text) on stdout.
+    progress: show one progress bar over the epochs (deterministic text) on stdout, with
+        the latest losses and metrics; ``"epochs"`` counts the epochs only (for a run
+        whose last digits differ between CPUs, in a notebook whose outputs are stored).
 
     Before the first step the whole data set is checked (NaN or inf in X or y, labels out
     of range or of the wrong kind for the loss, mismatched lengths): the error names the
@@ -291,6 +293,10 @@ def fit(
     fns = _resolve_metrics(metrics, owner)
     if clip_norm is not None:
         clip_norm = check_positive(clip_norm, owner=owner, name="clip_norm")
+    if progress not in (True, False, "epochs"):
+        raise InvalidValueError(
+            f"{owner}: progress must be True, False or 'epochs', got {progress!r}."
+        )
     params = model.parameters()
     if not params:
         raise InvalidValueError(f"{owner}: {model!r} has no parameters to train.")
@@ -388,11 +394,12 @@ def fit(
                                     clip_norm) from None
                 for name, v in scores.items():
                     history["val_" + name].append(v)
-            if bar is not None:
+            if bar is not None and progress != "epochs":
                 bar.set_postfix_str(
                     ", ".join(f"{k}={compact_number(history[k][-1])}" for k in keys),
                     refresh=False
                 )
+            if bar is not None:
                 bar.update(1)
             if early_stopping is not None and early_stopping._update(
                 epoch, history[early_stopping.monitor][-1], model

@@ -250,6 +250,28 @@ def test_progress_output_is_identical_from_run_to_run(capsys):
     assert "it/s" not in first.out and "s/it" not in first.out
 
 
+def test_progress_epochs_counts_epochs_without_numbers(capsys):
+    X, y = make_moons(40, seed=0)
+    model = mlp()
+    fit(model, X[:30], y[:30], loss=SoftmaxCrossEntropy(),
+        optimizer=SGD(model.parameters(), lr=0.1), epochs=3, batch_size=8,
+        validation_data=(X[30:], y[30:]), progress="epochs")
+    out = capsys.readouterr().out
+    last = out.rstrip("\n").split("\r")[-1]
+    assert last.startswith("epoch: 100%|") and last.endswith("| 3/3")
+    assert "loss" not in out and "accuracy" not in out
+
+
+@pytest.mark.parametrize("bad", ["yes", "loss", 2, None])
+def test_progress_takes_true_false_or_epochs(bad):
+    X, y = make_moons(20, seed=0)
+    model = mlp()
+    with pytest.raises(InvalidValueError, match=r"^fit: progress must be True, False or "
+                                                r"'epochs', got "):
+        fit(model, X, y, loss=SoftmaxCrossEntropy(), optimizer=SGD(model.parameters(), lr=0.1),
+            epochs=1, progress=bad)
+
+
 def test_no_output_with_progress_false(capsys):
     X, y = make_moons(20, seed=0)
     model = mlp()
