@@ -4,30 +4,14 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from recurrent_helpers import WithState
 
 from dlteach.activations import sigmoid
-from dlteach.core import Layer
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 from dlteach.gradcheck import gradcheck
 from dlteach.lstm import GATES, LSTM, lstm_step_backward, lstm_step_forward
 from dlteach.recurrent import RNN
 from dlteach.sequence import tbptt_windows
-
-
-class WithState(Layer):
-    """The layer with a fixed initial state, so gradcheck covers forward(x, h0, c0)."""
-
-    def __init__(self, inner, *states):
-        self.inner, self.states = inner, states
-
-    def forward(self, x):
-        return self.inner.forward(x, *self.states)
-
-    def backward(self, grad):
-        return self.inner.backward(grad)
-
-    def named_parameters(self, prefix=""):
-        return self.inner.named_parameters(prefix)
 
 
 def per_gate_reference(x, h0, c0, Wx, Wh, b):

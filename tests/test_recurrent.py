@@ -4,28 +4,13 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from recurrent_helpers import WithState
 
-from dlteach.core import Layer, Sequential
+from dlteach.core import Sequential
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 from dlteach.gradcheck import gradcheck
 from dlteach.recurrent import RNN, orthogonal, rnn_step_backward, rnn_step_forward
 from dlteach.sequence import tbptt_windows
-
-
-class WithState(Layer):
-    """The layer with a fixed initial state, so gradcheck covers forward(x, h0)."""
-
-    def __init__(self, inner, *states):
-        self.inner, self.states = inner, states
-
-    def forward(self, x):
-        return self.inner.forward(x, *self.states)
-
-    def backward(self, grad):
-        return self.inner.backward(grad)
-
-    def named_parameters(self, prefix=""):
-        return self.inner.named_parameters(prefix)
 
 
 @st.composite
