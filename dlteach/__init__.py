@@ -87,3 +87,13 @@ from dlteach.attention import (
 )
 from dlteach.seq2seq import Seq2Seq
 # --- end section ---
+
+# --- section: vision and diagnosis ---
+from dlteach.upsampling import ConvTranspose2D, Upsample2D
+from dlteach.segmentation import PixelCrossEntropy, pixel_accuracy, segmentation_iou
+from dlteach.boxes import box_areas, box_iou, decode_boxes, draw_boxes, draw_mask, encode_boxes
+from dlteach.diagnosis import (
+    calibration_curve, class_weights, confusion_at_threshold, precision, roc_auc, roc_curve,
+    sensitivity, specificity,
+)
+# --- end section ---

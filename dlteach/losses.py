@@ -9,6 +9,11 @@ model's ``backward`` starts from::
 
 Because the loss is a mean, every gradient is already divided by the number of
 averaged terms: a bigger batch does not mean bigger steps.
+
+Imbalanced classes: SoftmaxCrossEntropy and BinaryCrossEntropy take ``class_weights=``,
+one weight per class, and then return the weighted mean sum_i w_i L_i / sum_i w_i, where
+w_i is the weight of example i's class (dlteach.diagnosis.class_weights computes
+balanced ones). Equal weights give the plain mean.
 """
 
 from __future__ import annotations
@@ -30,6 +35,30 @@ from dlteach.validation import (
 # What a NaN or inf prediction usually means, said wherever a loss refuses one.
 _PRED_HINT = ("A loss needs finite predictions: did the model's weights blow up (try a smaller "
               "learning rate), or does the input hold NaN or inf?")
+
+
+def check_class_weights(
+    class_weights: object, *, owner: str, n_classes: int | None = None
+) -> np.ndarray | None:
+    """class_weights (K,) as a float64 copy after checking they are finite and > 0.
+
+    None stays None (no weighting). n_classes: K, when it is known already.
+    """
+    if class_weights is None:
+        return None
+    w = check_array(class_weights, owner=owner, name="class_weights", ndim=1, kind="number")
+    check_finite(w, owner=owner, name="class_weights")
+    if (w <= 0).any():
+        k = int(np.argmax(w <= 0))
+        raise InvalidValueError(
+            f"{owner}: class_weights must be positive, got {w[k]} for class {k}."
+        )
+    if n_classes is not None and len(w) != n_classes:
+        raise ShapeError(
+            f"{owner}: expected class_weights of shape ({n_classes},), one weight per class, "
+            f"got {tuple(w.shape)}."
+        )
+    return np.array(w, dtype=np.float64)
 
 
 class Loss:
@@ -142,6 +171,8 @@ class BinaryCrossEntropy(Loss):
 
     L = -mean(t log p + (1 - t) log(1 - p)), averaged over all elements.
     pred: (N,) or (N, 1) (any shape);  target: the same shape, ints 0/1 or floats in [0, 1].
+    class_weights: optional (w_0, w_1); element i then weighs w_i = w_0 (1 - t_i) + w_1 t_i
+    and L = sum_i w_i l_i / sum_i w_i (the gradient's 1/n becomes w_i / sum w).
 
     from_logits=False: pred holds probabilities p in [0, 1]. They are clipped to
         [eps, 1 - eps] (eps=1e-7 by default) so that log(0) never happens; backward
@@ -152,12 +183,16 @@ class BinaryCrossEntropy(Loss):
         gradient is simply (sigmoid(z) - t) / n. Prefer this form.
     """
 
-    def __init__(self, from_logits: bool = False, eps: float = 1e-7) -> None:
+    def __init__(self, from_logits: bool = False, eps: float = 1e-7, *,
+                 class_weights: np.ndarray | None = None) -> None:
         self.from_logits = bool(from_logits)
         self.eps = check_positive(eps, owner="BinaryCrossEntropy", name="eps")
         if self.eps >= 0.5:
             raise InvalidValueError(f"BinaryCrossEntropy: eps must be smaller than 0.5, got {eps}.")
-        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self.class_weights = check_class_weights(class_weights, owner="BinaryCrossEntropy",
+                                                 n_classes=2)
+        # (p, t, w): w the weights of the mean (summing to 1), None for the plain mean.
+        self._cache: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
 
     def _check_target_values(
         self, target: np.ndarray, out_shape: tuple[int, ...], *, owner: str, name: str
@@ -187,7 +222,7 @@ class BinaryCrossEntropy(Loss):
         if self.from_logits:
             z = pred
             losses = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
-            self._cache = (_sigmoid(z), t)
+            p = _sigmoid(z)
         else:
             outside = pred[~((pred >= 0) & (pred <= 1))]
             if outside.size:
@@ -197,21 +232,33 @@ class BinaryCrossEntropy(Loss):
                 )
             p = np.clip(pred, self.eps, 1 - self.eps)
             losses = -(t * np.log(p) + (1 - t) * np.log1p(-p))
-            self._cache = (p, t)
-        return float(np.mean(losses))
+        if self.class_weights is None:
+            self._cache = (p, t, None)
+            return float(np.mean(losses))
+        w0, w1 = self.class_weights.astype(t.dtype)
+        w = w0 + (w1 - w0) * t
+        w /= w.sum()
+        self._cache = (p, t, w)
+        with np.errstate(over="ignore"):  # beyond float: inf is the rounding of the loss
+            return float(np.sum(w * losses))
 
     def backward(self) -> np.ndarray:
         """-> dL/dpred, same shape as pred."""
         if self._cache is None:
             raise self._missing_cache()
-        p, t = self._cache
+        p, t, w = self._cache
+        if w is not None:  # the weighted mean: w_i in place of 1/n
+            return (p - t) * w if self.from_logits else (p - t) / (p * (1 - p)) * w
         n = p.size
         if self.from_logits:
             return (p - t) / n
         return (p - t) / (p * (1 - p) * n)
 
     def __repr__(self) -> str:
-        return f"BinaryCrossEntropy({'from_logits=True' if self.from_logits else ''})"
+        parts = ["from_logits=True"] if self.from_logits else []
+        if self.class_weights is not None:
+            parts.append(f"class_weights={self.class_weights.tolist()}")
+        return f"BinaryCrossEntropy({', '.join(parts)})"
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -224,10 +271,17 @@ class SoftmaxCrossEntropy(Loss):
       = -mean_n sum_k t_nk log softmax(logits_n)_k  (probability rows)
     log softmax uses the log-sum-exp trick, so logits of 1000 are fine.
     dL/dlogits = (softmax(logits) - onehot(y)) / N.
+
+    class_weights: optional (K,) weights w_k > 0: the weighted mean
+    L = -sum_n w[y_n] log softmax(logits_n)[y_n] / sum_n w[y_n], and
+    dL/dlogits_n = w[y_n] (softmax(logits_n) - onehot(y_n)) / sum_n w[y_n]; probability
+    rows t weigh sum_k w_k t_nk (the same for one-hot rows).
     """
 
-    def __init__(self) -> None:
-        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+    def __init__(self, *, class_weights: np.ndarray | None = None) -> None:
+        self.class_weights = check_class_weights(class_weights, owner="SoftmaxCrossEntropy")
+        # (log p, a, d): L = -sum(a * log p) / d; a = t (or w * t), d = N (or sum a).
+        self._cache: tuple[np.ndarray, np.ndarray, float] | None = None
 
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
         owner = repr(self)
@@ -243,10 +297,22 @@ class SoftmaxCrossEntropy(Loss):
             t[np.arange(n), labels] = 1
         else:
             t = t.astype(logits.dtype, copy=False)
+        denom: float = n
+        if self.class_weights is not None:
+            self._check_weights(k, owner)
+            t = t * self.class_weights.astype(logits.dtype)  # a new array: w_k t_nk
+            denom = float(t.sum())
         # With labels this is -mean(logp[range(N), y]); the one-hot form covers both.
-        loss = -float(np.sum(t * logp)) / n
-        self._cache = (logp, t)
+        loss = -float(np.sum(t * logp)) / denom
+        self._cache = (logp, t, denom)
         return loss
+
+    def _check_weights(self, k: int, owner: str) -> None:
+        if self.class_weights is not None and len(self.class_weights) != k:
+            raise ShapeError(
+                f"{owner}: class_weights has {len(self.class_weights)} entries but the "
+                f"logits have {k} classes; expected shape ({k},)."
+            )
 
     def _read_target(
         self, target: np.ndarray, k: int, *, owner: str, name: str
@@ -282,6 +348,7 @@ class SoftmaxCrossEntropy(Loss):
                 f"{owner} needs a model whose output is logits (N, K), "
                 f"got an output of shape {format_shape(('N', *out_shape[1:]))}."
             )
+        self._check_weights(out_shape[1], owner)
         self._read_target(target, out_shape[1], owner=owner, name=name)
 
     def _check_rows(self, t: np.ndarray, *, owner: str, name: str) -> None:
@@ -307,7 +374,12 @@ class SoftmaxCrossEntropy(Loss):
         """-> dL/dlogits: (N, K)."""
         if self._cache is None:
             raise self._missing_cache()
-        logp, t = self._cache
-        n = logp.shape[0]
-        # d/dz of -sum_k t_k log softmax(z)_k is softmax(z) * sum_k t_k - t; rows sum to 1.
-        return (np.exp(logp) * t.sum(axis=1, keepdims=True) - t) / n
+        logp, t, denom = self._cache
+        # d/dz of -sum_k t_k log softmax(z)_k is softmax(z) * sum_k t_k - t; rows sum to 1
+        # (to w[y_n] with class weights).
+        return (np.exp(logp) * t.sum(axis=1, keepdims=True) - t) / denom
+
+    def __repr__(self) -> str:
+        if self.class_weights is None:
+            return "SoftmaxCrossEntropy()"
+        return f"SoftmaxCrossEntropy(class_weights=({len(self.class_weights)},))"

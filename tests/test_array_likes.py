@@ -116,6 +116,28 @@ def _seq2seq_batches(name):
     return call
 
 
+PIXELS = {"logits": np.zeros((1, 2, 2, 2)), "target": np.zeros((1, 2, 2), dtype=int)}
+BOXES = np.array([[0.0, 0.0, 2.0, 2.0]])
+BINARY = {"y_true": np.array([0, 1, 1, 0]), "scores": np.array([0.1, 0.8, 0.4, 0.3])}
+
+
+def _on_axes(draw):
+    import matplotlib.pyplot as plt
+
+    def call(bad):
+        _, ax = plt.subplots()
+        return draw(ax, bad)
+    return call
+
+
+def _binary_call(fn, name, names=("y_true", "scores")):
+    def call(bad):
+        args = dict(zip(names, BINARY.values(), strict=True))
+        args[name] = bad
+        return fn(**args)
+    return call
+
+
 # (public name, method or "", parameter) -> a call with ``bad`` in that parameter.
 CALLS = {
     ("AvgPool2D", "forward", "x"): _layer_forward(lambda: dl.AvgPool2D(2)),
@@ -282,6 +304,43 @@ CALLS = {
         lambda: dl.AdditiveAttention(2, 2, 2, rng=0), name) for name in ATTN},
     **{("Seq2Seq", "forward", name): (lambda bad, name=name: dl.Seq2Seq(5, 5, 2, 2, rng=0).forward(
         **dict(SEQ2SEQ, **{name: bad}))) for name in SEQ2SEQ},
+    # lessons 8-9: vision beyond classification, diagnosis
+    ("Upsample2D", "forward", "x"): _layer_forward(dl.Upsample2D),
+    ("ConvTranspose2D", "forward", "x"): _layer_forward(lambda: dl.ConvTranspose2D(1, 1, 2, rng=0)),
+    ("PixelCrossEntropy", "__init__", "class_weights"): lambda bad: dl.PixelCrossEntropy(
+        class_weights=bad),
+    **{("PixelCrossEntropy", "forward", name): (
+        lambda bad, name=name: dl.PixelCrossEntropy().forward(**dict(PIXELS, **{name: bad})))
+       for name in PIXELS},
+    ("SoftmaxCrossEntropy", "__init__", "class_weights"): lambda bad: dl.SoftmaxCrossEntropy(
+        class_weights=bad),
+    ("BinaryCrossEntropy", "__init__", "class_weights"): lambda bad: dl.BinaryCrossEntropy(
+        class_weights=bad),
+    ("pixel_accuracy", "", "pred"): lambda bad: dl.pixel_accuracy(bad, PIXELS["target"]),
+    ("pixel_accuracy", "", "true"): lambda bad: dl.pixel_accuracy(PIXELS["target"], bad),
+    ("segmentation_iou", "", "pred_labels"): lambda bad: dl.segmentation_iou(
+        bad, PIXELS["target"], 2),
+    ("segmentation_iou", "", "true_labels"): lambda bad: dl.segmentation_iou(
+        PIXELS["target"], bad, 2),
+    ("box_areas", "", "boxes"): lambda bad: dl.box_areas(bad),
+    ("box_iou", "", "a"): lambda bad: dl.box_iou(bad, BOXES),
+    ("box_iou", "", "b"): lambda bad: dl.box_iou(BOXES, bad),
+    ("encode_boxes", "", "boxes"): lambda bad: dl.encode_boxes(bad, (4, 4)),
+    ("decode_boxes", "", "encoded"): lambda bad: dl.decode_boxes(bad, (4, 4)),
+    ("draw_boxes", "", "boxes"): _on_axes(dl.draw_boxes),
+    ("draw_mask", "", "image"): _on_axes(lambda ax, bad: dl.draw_mask(ax, bad, np.zeros((2, 2)))),
+    ("draw_mask", "", "mask"): _on_axes(lambda ax, bad: dl.draw_mask(ax, np.zeros((2, 2)), bad)),
+    ("calibration_curve", "", "y_true"): _binary_call(dl.calibration_curve, "y_true",
+                                                      ("y_true", "probs")),
+    ("calibration_curve", "", "probs"): _binary_call(dl.calibration_curve, "probs",
+                                                     ("y_true", "probs")),
+    ("class_weights", "", "y"): lambda bad: dl.class_weights(bad, 2),
+    **{(fn.__name__, "", name): _binary_call(fn, name)
+       for fn in (dl.confusion_at_threshold, dl.roc_curve, dl.roc_auc)
+       for name in ("y_true", "scores")},
+    **{(fn.__name__, "", name): _binary_call(fn, name, ("y_true", "y_pred"))
+       for fn in (dl.sensitivity, dl.specificity, dl.precision)
+       for name in ("y_true", "y_pred")},
 }
 
 # Signatures that mention arrays but take no user array-like there, with the reason.

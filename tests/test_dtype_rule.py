@@ -24,6 +24,7 @@ from dlteach import (
     AdditiveAttention,
     AvgPool2D,
     Conv2D,
+    ConvTranspose2D,
     Dense,
     DotProductAttention,
     Embedding,
@@ -37,6 +38,7 @@ from dlteach import (
     Softmax,
     Tanh,
     TimeDense,
+    Upsample2D,
 )
 
 
@@ -96,6 +98,15 @@ FACTORIES = {
         lambda dt: (AvgPool2D(3, stride=2), (2, 3, 7, 8)),
     ],
     Flatten: [lambda dt: (Flatten(), (2, 3, 4, 5))],
+    Upsample2D: [
+        lambda dt: (Upsample2D(2), (2, 3, 3, 4)),
+        lambda dt: (Upsample2D((1, 3)), (1, 2, 3, 2)),
+    ],
+    ConvTranspose2D: [
+        lambda dt: (ConvTranspose2D(2, 3, 3, rng=0, dtype=dt), (2, 2, 4, 4)),
+        lambda dt: (ConvTranspose2D(3, 2, (3, 2), stride=2, padding=1, bias=False, rng=1,
+                                    dtype=dt), (2, 3, 3, 5)),
+    ],
     Sigmoid: [lambda dt: (Sigmoid(), (4, 5))],
     Tanh: [lambda dt: (Tanh(), (4, 5))],
     ReLU: [lambda dt: (ReLU(), (4, 5))],

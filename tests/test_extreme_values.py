@@ -26,6 +26,7 @@ from dlteach import (
     AvgPool2D,
     CharVocab,
     Conv2D,
+    ConvTranspose2D,
     Dense,
     DotProductAttention,
     Embedding,
@@ -33,6 +34,7 @@ from dlteach import (
     MaxPool2D,
     MSELoss,
     Parameter,
+    PixelCrossEntropy,
     ReLU,
     Seq2Seq,
     SequenceCrossEntropy,
@@ -41,13 +43,17 @@ from dlteach import (
     Softmax,
     Tanh,
     TimeDense,
+    Upsample2D,
     accuracy,
     activation_stats,
     adam_step,
+    box_iou,
     class_separation,
     clip_grad_norm,
     col2im,
     confusion_matrix,
+    decode_boxes,
+    encode_boxes,
     gradient_norms,
     log_softmax,
     masked_softmax,
@@ -55,6 +61,8 @@ from dlteach import (
     momentum_step,
     pca_project,
     relative_error,
+    roc_auc,
+    roc_curve,
     sample,
     scaled_dot_product_attention,
     scores_to_labels,
@@ -212,6 +220,9 @@ LINEAR = {
     "Flatten": (lambda dt: Flatten(), (2, 2, 3, 3), {}),
     "ReLU": (lambda dt: ReLU(), (3, 4), {}),
     "TimeDense": (lambda dt: TimeDense(3, 2, rng=0, dtype=dt), (2, 4, 3), {"W": 2, "b": 1}),
+    "Upsample2D": (lambda dt: Upsample2D((2, 3)), (2, 2, 3, 3), {}),
+    "ConvTranspose2D": (lambda dt: ConvTranspose2D(2, 3, 3, stride=2, padding=1, rng=0, dtype=dt),
+                        (2, 2, 3, 3), {"W": 2, "b": 1}),
 }
 
 
@@ -319,6 +330,9 @@ def test_overlapping_max_pool_gradients_add_up_to_inf_beyond_the_range():
                      id="Conv2D"),
         pytest.param(lambda: (TimeDense(3, 1, rng=0, dtype=np.float32), (2, 3, 3)),
                      id="TimeDense"),
+        pytest.param(lambda: (Upsample2D(1), (2, 3, 1, 1)), id="Upsample2D"),
+        pytest.param(lambda: (ConvTranspose2D(3, 3, 1, rng=0, dtype=np.float32), (2, 3, 1, 1)),
+                     id="ConvTranspose2D"),
     ],
 )
 def test_a_float64_gradient_too_large_for_a_float32_layer_becomes_inf(make):
@@ -454,6 +468,49 @@ def test_sequence_cross_entropy_of_huge_logits(dtype, big):
     np.testing.assert_array_equal(grad_wrong[0, 0], [1, -1, 0])
     np.testing.assert_array_equal(grad_wrong[0, 1], 0)
     assert grad_wrong.dtype == dtype
+
+
+@pytest.mark.parametrize(("dtype", "big"), SIZES)
+def test_pixel_cross_entropy_of_huge_logits(dtype, big):
+    # Two pixels of three classes, as (N=1, K=3, H=1, W=2).
+    logits = np.array([[[[1.0, 0.0]], [[-1.0, 1.0]], [[0.0, -1.0]]]], dtype=dtype) * dtype(big)
+    loss = PixelCrossEntropy(ignore_index=-1, class_weights=np.array([1.0, 2.0, 3.0]))
+    with no_warnings():
+        right = loss(logits, np.array([[[0, 1]]]))
+        grad_right = loss.backward()
+        wrong = loss(logits, np.array([[[1, -1]]]))
+        grad_wrong = loss.backward()
+    assert right == 0.0
+    np.testing.assert_array_equal(grad_right, 0)
+    assert wrong == pytest.approx(2 * big, rel=1e-6)  # log p = -2 big at the kept pixel
+    np.testing.assert_array_equal(grad_wrong[0, :, 0, 0], [1, -1, 0])
+    np.testing.assert_array_equal(grad_wrong[0, :, 0, 1], 0)
+    assert grad_wrong.dtype == dtype
+
+
+def test_box_utilities_with_huge_coordinates():
+    a = np.array([[-1e308, -1e308, 1e308, 1e308], [0.0, 0.0, 1e-300, 1e-300]])
+    b = np.array([[0.0, 0.0, 1e308, 1e308], [1e307, 1e307, 1e307, 1e307]])
+    with no_warnings():
+        iou = box_iou(a, b)
+        enc = encode_boxes(np.array([[1e308, 0.0, 1.5e308, 1e308]]), (1e308, 1.5e308))
+        # A detector's raw guess: corners beyond float64 in pixels are +-inf.
+        dec = decode_boxes(np.array([[0.0, 0.5, 1e300, 0.0], [1e300, 0.5, 1e300, 0.0]]),
+                           (10.0, 1e10))
+    # The quarter of the huge square; the tiny box underflows to zero area: 0.
+    np.testing.assert_allclose(iou, [[0.25, 0.0], [0.0, 0.0]], rtol=1e-12)
+    np.testing.assert_allclose(enc, [[2.5 / 3, 0.5, 1 / 3, 1.0]], rtol=1e-12)
+    np.testing.assert_array_equal(dec, [[-INF, 5.0, INF, 5.0], [INF, 5.0, INF, 5.0]])
+
+
+def test_roc_of_huge_and_tiny_scores():
+    y = np.array([0, 1, 0, 1])
+    s = np.array([-1e308, 1e308, 5e-324, 1e-300])
+    with no_warnings():
+        assert roc_auc(y, s) == 1.0
+        fpr, tpr, _ = roc_curve(y, s)
+    np.testing.assert_array_equal(tpr, [0, 0.5, 1, 1, 1])
+    np.testing.assert_array_equal(fpr, [0, 0, 0, 0.5, 1])
 
 
 @pytest.mark.parametrize("temperature", [1e-300, 1e-3, 1e300])

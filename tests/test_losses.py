@@ -334,3 +334,86 @@ def test_a_single_number_instead_of_a_batch_is_named(loss):
         loss(np.float64(0.5), 1.0)
     with pytest.raises(ShapeError, match=r"expected target with a batch axis"):
         loss(np.array([0.5]), np.float64(1.0))
+
+
+# --- class weights (imbalanced data) --------------------------------------------------------
+
+
+def test_weighted_softmax_cross_entropy_by_hand():
+    logits = np.array([[0.0, 0.0], [np.log(3.0), 0.0]])  # p = (1/2, 1/2), (3/4, 1/4)
+    y = np.array([0, 1])
+    loss = SoftmaxCrossEntropy(class_weights=np.array([1.0, 3.0]))
+    assert repr(loss) == "SoftmaxCrossEntropy(class_weights=(2,))"
+    # sum w_y * loss / sum w_y: (1 * log 2 + 3 * log 4) / 4.
+    assert loss(logits, y) == pytest.approx((np.log(2) + 3 * np.log(4)) / 4, rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), [[-1 / 8, 1 / 8], [9 / 16, -9 / 16]], rtol=1e-12)
+    # One-hot rows give the same as labels.
+    assert loss(logits, np.eye(2)[y]) == pytest.approx((np.log(2) + 3 * np.log(4)) / 4)
+
+
+def test_equal_class_weights_give_the_plain_mean():
+    rng = np.random.default_rng(0)
+    z, y = rng.standard_normal((6, 3)), rng.integers(0, 3, size=6)
+    plain, same = SoftmaxCrossEntropy(), SoftmaxCrossEntropy(class_weights=np.full(3, 2.5))
+    assert same(z, y) == pytest.approx(plain(z, y), rel=1e-12)
+    np.testing.assert_allclose(same.backward(), plain.backward(), rtol=1e-12)
+    p, t = rng.uniform(0.05, 0.95, size=(5, 1)), rng.integers(0, 2, size=(5, 1))
+    for from_logits in (False, True):
+        bce = BinaryCrossEntropy(from_logits=from_logits)
+        wbce = BinaryCrossEntropy(from_logits=from_logits, class_weights=np.array([0.5, 0.5]))
+        assert wbce(p, t) == pytest.approx(bce(p, t), rel=1e-12)
+        np.testing.assert_allclose(wbce.backward(), bce.backward(), rtol=1e-12)
+
+
+def test_weighted_binary_cross_entropy_by_hand():
+    loss = BinaryCrossEntropy(class_weights=np.array([1.0, 4.0]))
+    assert repr(loss) == "BinaryCrossEntropy(class_weights=[1.0, 4.0])"
+    p, t = np.array([0.5, 0.8]), np.array([0, 1])
+    want = (1 * np.log(2) + 4 * -np.log(0.8)) / 5
+    assert loss(p, t) == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), [1 / 5 * 0.5 / 0.25, 4 / 5 * -0.2 / 0.16])
+
+
+@given(batches, st.integers(2, 5), seeds, st.booleans())
+def test_weighted_softmax_cross_entropy_gradcheck(n, k, seed, rows):
+    rng = np.random.default_rng(seed)
+    loss = SoftmaxCrossEntropy(class_weights=rng.uniform(0.2, 5.0, size=k))
+    y = rng.integers(0, k, size=n)
+    target = rng.dirichlet(np.ones(k), size=n) if rows else y
+    report = gradcheck(loss, rng.normal(size=(n, k)) * 3, target=target)
+    assert report.passed(1e-7), report.summary()
+
+
+@given(batches, seeds, st.booleans())
+def test_weighted_binary_cross_entropy_gradcheck(n, seed, from_logits):
+    rng = np.random.default_rng(seed)
+    loss = BinaryCrossEntropy(from_logits=from_logits, class_weights=rng.uniform(0.2, 5.0, 2))
+    pred = rng.normal(size=(n, 1)) * 2 if from_logits else rng.uniform(0.05, 0.95, (n, 1))
+    report = gradcheck(loss, pred, target=rng.uniform(0, 1, size=(n, 1)))
+    assert report.passed(1e-7), report.summary()
+
+
+def test_weighted_losses_keep_float32():
+    z = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    loss = SoftmaxCrossEntropy(class_weights=np.array([1.0, 2.0, 3.0]))
+    loss(z, np.array([0, 1, 2, 0]))
+    assert loss.backward().dtype == np.float32
+    bce = BinaryCrossEntropy(from_logits=True, class_weights=np.array([1.0, 9.0]))
+    bce(z[:, :1], np.array([[0], [1], [1], [0]]))
+    assert bce.backward().dtype == np.float32
+
+
+def test_class_weight_errors():
+    with pytest.raises(InvalidValueError, match=r"^SoftmaxCrossEntropy: class_weights must be "
+                                                r"positive, got -1.0 for class 1"):
+        SoftmaxCrossEntropy(class_weights=np.array([1.0, -1.0]))
+    with pytest.raises(ShapeError, match=r"^BinaryCrossEntropy: expected class_weights of shape "
+                                         r"\(2,\), one weight per class, got \(3,\)"):
+        BinaryCrossEntropy(class_weights=np.ones(3))
+    loss = SoftmaxCrossEntropy(class_weights=np.ones(3))
+    with pytest.raises(ShapeError, match=r"class_weights has 3 entries but the logits have 2"):
+        loss(np.zeros((2, 2)), np.array([0, 1]))
+    with pytest.raises(ShapeError, match=r"^fit: SoftmaxCrossEntropy\(class_weights=\(3,\)\): "
+                                         r"class_weights has 3 entries"):
+        loss.check_targets(np.array([0, 1]), (4, 2), owner="fit")
+    assert loss.check_targets(np.array([0, 2]), (4, 3), owner="fit").shape == (2,)

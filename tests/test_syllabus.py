@@ -47,6 +47,11 @@ MODULE_ORDER = [
     "masking",
     "attention",
     "seq2seq",
+    # lessons 8-9: vision beyond classification, diagnosis
+    "upsampling",
+    "segmentation",
+    "boxes",
+    "diagnosis",
 ]
 # Course tooling and per-lesson exercise checks may use any library module.
 EXEMPT_PREFIXES = ("exercises", "tools", "cli", "__main__", "__init__")
