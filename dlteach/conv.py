@@ -40,6 +40,36 @@ from dlteach.numerics import FloatRange, grad_as
 from dlteach.validation import as_rng, check_array, check_positive_int
 
 
+def init_conv_parameters(
+    layer: Layer, owner: str, in_channels: int, out_channels: int, kernel_size: IntPair,
+    stride: IntPair, padding: IntPair, *, bias: bool, init: str,
+    rng: int | np.random.Generator | None, dtype: type, transposed: bool = False,
+) -> None:
+    """Check a convolution's settings, set them on ``layer`` and create its parameters.
+
+    W: (out_channels, in_channels, kh, kw) for a convolution; (in_channels, out_channels,
+    kh, kw) for a transposed one (``transposed=True``), whose W is read as the weight of
+    the convolution it is the adjoint of, so He scales by that convolution's fan-in
+    out_channels*kh*kw, as PyTorch does. b: (out_channels,), or None without a bias (then
+    there is no Parameter b, and optimizers never see one).
+    """
+    layer.in_channels = check_positive_int(in_channels, owner=owner, name="in_channels")
+    layer.out_channels = check_positive_int(out_channels, owner=owner, name="out_channels")
+    layer.kernel_size = as_pair(kernel_size, owner=owner, name="kernel_size")
+    layer.stride = as_pair(stride, owner=owner, name="stride")
+    layer.padding = as_pair(padding, owner=owner, name="padding", minimum=0)
+    if init not in INITIALIZERS:
+        raise InvalidValueError(
+            f"{layer!r}: init must be one of {sorted(INITIALIZERS)}, got {init!r}."
+        )
+    channels = (layer.in_channels, layer.out_channels)
+    shape = (*(channels if transposed else channels[::-1]), *layer.kernel_size)
+    gen = as_rng(rng, owner=owner, name="rng")
+    layer.W = Parameter(INITIALIZERS[init](shape, gen, dtype), "W")
+    layer.b = Parameter(np.zeros(layer.out_channels, dtype=dtype), "b") if bias else None
+    layer._cache = None
+
+
 class Conv2D(Layer):
     """2-D convolution (cross-correlation, as in every deep learning library), NCHW.
 
@@ -70,22 +100,8 @@ class Conv2D(Layer):
         rng: int | np.random.Generator | None = None,
         dtype: type = np.float64,
     ) -> None:
-        owner = "Conv2D"
-        self.in_channels = check_positive_int(in_channels, owner=owner, name="in_channels")
-        self.out_channels = check_positive_int(out_channels, owner=owner, name="out_channels")
-        self.kernel_size = as_pair(kernel_size, owner=owner, name="kernel_size")
-        self.stride = as_pair(stride, owner=owner, name="stride")
-        self.padding = as_pair(padding, owner=owner, name="padding", minimum=0)
-        if init not in INITIALIZERS:
-            raise InvalidValueError(
-                f"{self!r}: init must be one of {sorted(INITIALIZERS)}, got {init!r}."
-            )
-        shape = (self.out_channels, self.in_channels, *self.kernel_size)
-        gen = as_rng(rng, owner="Conv2D", name="rng")
-        self.W = Parameter(INITIALIZERS[init](shape, gen, dtype), "W")
-        # Without a bias there is no Parameter b, so optimizers never see it.
-        self.b = Parameter(np.zeros(self.out_channels, dtype=dtype), "b") if bias else None
-        self._cache: tuple | None = None
+        init_conv_parameters(self, "Conv2D", in_channels, out_channels, kernel_size, stride,
+                             padding, bias=bias, init=init, rng=rng, dtype=dtype)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: (N, C, H, W) -> y: (N, F, H_out, W_out), in x's dtype."""

@@ -15,6 +15,7 @@ import numpy as np
 from dlteach.activations import _log_softmax
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 from dlteach.losses import _PRED_HINT, Loss, check_class_weights
+from dlteach.sequence import check_position_labels
 from dlteach.validation import (
     check_array,
     check_finite,
@@ -26,29 +27,10 @@ from dlteach.validation import (
 def _check_label_map(target: object, shape: tuple[int, ...], k: int, *, owner: str, name: str,
                      ignore_index: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(labels (N, H, W) intp, kept (N, H, W) bool) after checking them against K classes."""
-    arr = check_array(target, owner=owner, name=name, kind="number")
-    if arr.dtype.kind == "f":
-        whole = bool(np.all(arr == np.round(arr)))
-        raise DTypeError(
-            f"{owner}: {name} holds class labels as floats (dtype {arr.dtype}); labels "
-            "must be integers." + (f" Convert them with {name}.astype(int)." if whole else "")
-        )
-    if arr.shape != tuple(shape):
-        raise ShapeError(
-            f"{owner}: expected {name} of shape {format_shape(shape)} (one label per pixel), "
-            f"got {tuple(arr.shape)}."
-        )
-    kept = np.ones(arr.shape, dtype=bool) if ignore_index is None else arr != ignore_index
-    bad = kept & ((arr < 0) | (arr >= k))
-    if bad.any():
-        n, h, w = (int(i) for i in np.argwhere(bad)[0])
-        count = int(bad.sum())
-        others = f"; {count} labels are out of range" if count > 1 else ""
-        raise InvalidValueError(
-            f"{owner}: {name} must lie in 0..{k - 1} for {k} classes, got a label "
-            f"{int(arr[n, h, w])} at image {n}, pixel ({h}, {w}){others}."
-        )
-    return np.where(kept, arr, 0).astype(np.intp), kept
+    return check_position_labels(
+        target, shape, k, owner=owner, name=name, ignore_index=ignore_index, unit="pixel",
+        place=lambda i: f"image {i[0]}, pixel ({i[1]}, {i[2]})",
+    )
 
 
 class PixelCrossEntropy(Loss):

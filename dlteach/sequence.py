@@ -23,6 +23,8 @@ each earlier step: the vanishing gradient problem, as a curve.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from dlteach.activations import _log_softmax
@@ -131,9 +133,18 @@ def _check_mask(mask: object, shape: tuple[int, int], *, owner: str) -> np.ndarr
     return arr
 
 
-def _check_step_labels(target: object, shape: tuple[int, int], k: int, *, owner: str,
-                       name: str, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """(labels (N, T) int, kept (N, T) bool) after checking them against K classes."""
+def check_position_labels(
+    target: object, shape: tuple[int, ...], k: int, *, owner: str, name: str,
+    ignore_index: int | None, unit: str = "step",
+    place: Callable[[tuple[int, ...]], str] = lambda i: f"sequence {i[0]}, step {i[1]}",
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels of ``shape`` as intp, kept: bool of ``shape``): one class label per position
+    (a time step here; a pixel in lesson 8's segmentation), checked against K classes.
+
+    unit: what one label belongs to, for the shape error; place: an index as text, for the
+    error naming the first label out of range. Ignored positions (``ignore_index``) hold 0
+    in the returned labels and False in ``kept``.
+    """
     arr = check_array(target, owner=owner, name=name, kind="number")
     if arr.dtype.kind == "f":
         whole = bool(np.all(arr == np.round(arr)))
@@ -141,20 +152,20 @@ def _check_step_labels(target: object, shape: tuple[int, int], k: int, *, owner:
             f"{owner}: {name} holds class labels as floats (dtype {arr.dtype}); labels "
             "must be integers." + (f" Convert them with {name}.astype(int)." if whole else "")
         )
-    if arr.shape != shape:
+    if arr.shape != tuple(shape):
         raise ShapeError(
-            f"{owner}: expected {name} of shape {format_shape(shape)} (one label per step), "
+            f"{owner}: expected {name} of shape {format_shape(shape)} (one label per {unit}), "
             f"got {tuple(arr.shape)}."
         )
-    kept = np.ones(shape, dtype=bool) if ignore_index is None else arr != ignore_index
+    kept = np.ones(arr.shape, dtype=bool) if ignore_index is None else arr != ignore_index
     bad = kept & ((arr < 0) | (arr >= k))
     if bad.any():
-        n, t = (int(i) for i in np.argwhere(bad)[0])
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
         count = int(bad.sum())
         others = f"; {count} labels are out of range" if count > 1 else ""
         raise InvalidValueError(
             f"{owner}: {name} must lie in 0..{k - 1} for {k} classes, got a label "
-            f"{int(arr[n, t])} at sequence {n}, step {t}{others}."
+            f"{int(arr[index])} at {place(index)}{others}."
         )
     return np.where(kept, arr, 0).astype(np.intp), kept
 
@@ -190,7 +201,7 @@ class SequenceCrossEntropy(Loss):
         logits = check_array(logits, owner=owner, name="logits", shape=("N", "T", "K"))
         check_finite(logits, owner=owner, name="logits", hint=_PRED_HINT)
         N, T, K = logits.shape
-        labels, kept = _check_step_labels(target, (N, T), K, owner=owner, name="target",
+        labels, kept = check_position_labels(target, (N, T), K, owner=owner, name="target",
                                           ignore_index=self.ignore_index)
         if mask is not None:
             kept = kept & _check_mask(mask, (N, T), owner=owner)
@@ -231,7 +242,7 @@ class SequenceCrossEntropy(Loss):
                 f"got an output of shape {format_shape(('N', *out_shape[1:]))}."
             )
         n = target.shape[0] if target.ndim else 1
-        _check_step_labels(target, (n, out_shape[1]), out_shape[2], owner=owner, name=name,
+        check_position_labels(target, (n, out_shape[1]), out_shape[2], owner=owner, name=name,
                            ignore_index=self.ignore_index)
 
     def __repr__(self) -> str:

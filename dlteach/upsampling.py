@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlteach.core import Layer, Parameter
+from dlteach.conv import init_conv_parameters
+from dlteach.core import Layer
 from dlteach.errors import InvalidValueError
 from dlteach.im2col import IntPair, _col2im, _im2col, as_pair
-from dlteach.init import INITIALIZERS
 from dlteach.numerics import FloatRange, grad_as
-from dlteach.validation import as_rng, check_array, check_positive_int
+from dlteach.validation import check_array
 
 
 class Upsample2D(Layer):
@@ -103,23 +103,9 @@ class ConvTranspose2D(Layer):
         rng: int | np.random.Generator | None = None,
         dtype: type = np.float64,
     ) -> None:
-        owner = "ConvTranspose2D"
-        self.in_channels = check_positive_int(in_channels, owner=owner, name="in_channels")
-        self.out_channels = check_positive_int(out_channels, owner=owner, name="out_channels")
-        self.kernel_size = as_pair(kernel_size, owner=owner, name="kernel_size")
-        self.stride = as_pair(stride, owner=owner, name="stride")
-        self.padding = as_pair(padding, owner=owner, name="padding", minimum=0)
-        if init not in INITIALIZERS:
-            raise InvalidValueError(
-                f"{self!r}: init must be one of {sorted(INITIALIZERS)}, got {init!r}."
-            )
-        # W read as a conv weight (F = C_in, C = C_out): He scales by the fan-in
-        # C_out*kh*kw of the adjoint convolution, as PyTorch does.
-        shape = (self.in_channels, self.out_channels, *self.kernel_size)
-        gen = as_rng(rng, owner=owner, name="rng")
-        self.W = Parameter(INITIALIZERS[init](shape, gen, dtype), "W")
-        self.b = Parameter(np.zeros(self.out_channels, dtype=dtype), "b") if bias else None
-        self._cache: tuple | None = None
+        init_conv_parameters(self, "ConvTranspose2D", in_channels, out_channels, kernel_size,
+                             stride, padding, bias=bias, init=init, rng=rng, dtype=dtype,
+                             transposed=True)
 
     def output_size(self, H: int, W: int) -> tuple[int, int]:
         """(H_out, W_out) for an input of spatial size (H, W): (H - 1)*s - 2*p + k."""
