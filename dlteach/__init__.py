@@ -33,8 +33,8 @@ from dlteach.optim import SGD, Adam, Optimizer, adam_step, clip_grad_norm, momen
 # --- section: data, metrics, training, plots, serialization ---
 from dlteach.data import (
     Dataset, Split, Standardizer, load_breast_cancer, load_digits, logic_gate, make_blobs,
-    make_checkerboard, make_circles, make_moons, make_spirals, make_xor, minibatches, one_hot,
-    train_val_test_split,
+    make_checkerboard, make_circles, make_first_symbol, make_moons, make_spirals, make_xor,
+    minibatches, one_hot, train_val_test_split,
 )
 from dlteach.metrics import accuracy, confusion_matrix, scores_to_labels
 from dlteach.plots import (

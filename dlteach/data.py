@@ -218,6 +218,35 @@ def make_checkerboard(
     return _shuffled(X, y, rng)
 
 
+def make_first_symbol(
+    n: int = 1000, steps: int = 60, n_classes: int = 4, n_symbols: int = 8, seed: Seed = 0,
+    dtype: type = np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sequences whose class is their FIRST symbol: a task that needs a long memory.
+
+    Each of the n sequences holds ``steps`` symbols drawn uniformly from 0..n_symbols-1,
+    one-hot encoded; its label y is its first symbol, drawn from 0..n_classes-1. The other
+    symbols are noise (the label's symbols keep turning up among them), so a recurrent
+    network must carry the first one through every later step (lesson 5).
+    Returns X: (n, steps, n_symbols) of ``dtype``, y: (n,) int64.
+    """
+    owner = "make_first_symbol"
+    n = _check_n(n, owner, 1)
+    steps = check_positive_int(steps, owner=owner, name="steps")
+    n_classes = check_positive_int(n_classes, owner=owner, name="n_classes")
+    n_symbols = check_positive_int(n_symbols, owner=owner, name="n_symbols")
+    if n_classes > n_symbols:
+        raise InvalidValueError(
+            f"{owner}: n_classes ({n_classes}) must not exceed n_symbols ({n_symbols}): the "
+            "label is one of the symbols."
+        )
+    rng = as_rng(seed, owner=owner)
+    y = rng.integers(0, n_classes, size=n)
+    symbols = rng.integers(0, n_symbols, size=(n, steps))
+    symbols[:, 0] = y
+    return np.eye(n_symbols, dtype=dtype)[symbols], y.astype(np.int64)
+
+
 _GATES = {
     "and": np.array([0, 0, 0, 1]),
     "or": np.array([0, 1, 1, 1]),

@@ -143,6 +143,17 @@ def _both_classes(t: np.ndarray, owner: str) -> tuple[int, int]:
     return n_pos, n_neg
 
 
+def _labels_and_scores(
+    y_true: object, scores: object, owner: str
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(labels 0/1, scores, positives, negatives), checked: what the ROC functions share."""
+    t = _binary(y_true, owner=owner, name="y_true")
+    s = _scores(scores, owner=owner)
+    check_same_length(t, s, owner=owner, names=("y_true", "scores"))
+    n_pos, n_neg = _both_classes(t, owner)
+    return t, s, n_pos, n_neg
+
+
 def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                  np.ndarray]:
     """The ROC curve: (fpr, tpr, thresholds), each (P,), P = distinct scores + 1.
@@ -154,10 +165,7 @@ def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
     y_true: (N,) labels 0/1, both present;  scores: (N,).
     """
     owner = "roc_curve"
-    t = _binary(y_true, owner=owner, name="y_true")
-    s = _scores(scores, owner=owner)
-    check_same_length(t, s, owner=owner, names=("y_true", "scores"))
-    n_pos, n_neg = _both_classes(t, owner)
+    t, s, n_pos, n_neg = _labels_and_scores(y_true, scores, owner)
     order = np.argsort(-s, kind="stable")
     s, t = s[order], t[order]
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the end of each run of ties
@@ -177,10 +185,7 @@ def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
     y_true: (N,) labels 0/1, both present;  scores: (N,).
     """
     owner = "roc_auc"
-    t = _binary(y_true, owner=owner, name="y_true")
-    s = _scores(scores, owner=owner)
-    check_same_length(t, s, owner=owner, names=("y_true", "scores"))
-    n_pos, n_neg = _both_classes(t, owner)
+    t, s, n_pos, n_neg = _labels_and_scores(y_true, scores, owner)
     _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
     # Tied scores share the average of the ranks they occupy.
     ends = np.cumsum(counts)

@@ -15,6 +15,7 @@ from dlteach.data import (
     make_blobs,
     make_checkerboard,
     make_circles,
+    make_first_symbol,
     make_moons,
     make_spirals,
     make_xor,
@@ -402,3 +403,25 @@ def test_minibatches_checks_arguments_before_iterating():
         minibatches(X, y, 2)  # no next() needed
     with pytest.raises(InvalidValueError, match=r"minibatches: batch_size must be at least 1, got"):
         minibatches(X, np.zeros(4), 0)
+
+
+def test_make_first_symbol_labels_each_sequence_by_its_first_symbol():
+    X, y = make_first_symbol(300, steps=30, n_classes=3, n_symbols=5, seed=2)
+    assert X.shape == (300, 30, 5) and X.dtype == np.float32 and y.dtype == np.int64
+    np.testing.assert_array_equal(X.sum(axis=2), 1)  # one-hot at every step
+    symbols = X.argmax(axis=2)
+    np.testing.assert_array_equal(symbols[:, 0], y)
+    assert set(np.unique(y)) == {0, 1, 2}
+    assert set(np.unique(symbols[:, 1:])) == set(range(5))  # later steps: every symbol
+    X2, y2 = make_first_symbol(300, steps=30, n_classes=3, n_symbols=5, seed=2,
+                               dtype=np.float64)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, y)
+    assert X2.dtype == np.float64
+    assert not np.array_equal(make_first_symbol(300, steps=30, seed=3)[1], y)
+
+
+def test_make_first_symbol_refuses_more_classes_than_symbols():
+    with pytest.raises(InvalidValueError, match=r"^make_first_symbol: n_classes \(9\) must "
+                                                r"not exceed n_symbols \(8\)"):
+        make_first_symbol(10, n_classes=9)
