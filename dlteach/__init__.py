@@ -27,7 +27,9 @@ from dlteach.activations import (
 )
 from dlteach.losses import BinaryCrossEntropy, Loss, MSELoss, SoftmaxCrossEntropy
 from dlteach.gradcheck import GradcheckReport, gradcheck, relative_error
-from dlteach.optim import SGD, Adam, Optimizer, adam_step, clip_grad_norm, momentum_step, sgd_step
+from dlteach.optim import (
+    SGD, Adam, Optimizer, adam_step, clip_grad_norm, global_grad_norm, momentum_step, sgd_step,
+)
 # --- end section ---
 
 # --- section: data, metrics, training, plots, serialization ---

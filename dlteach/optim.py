@@ -352,6 +352,14 @@ def _norm_parts(arrays: Iterable[np.ndarray]) -> tuple[float, float]:
                                for a in arrays))
 
 
+def global_grad_norm(params: Iterable[Parameter]) -> float:
+    """The global L2 norm of the parameters' gradients, sqrt(sum over p of sum(grad^2)),
+    found without squaring huge numbers (inf only beyond float64's range; nan or inf when
+    a gradient holds them). What :func:`clip_grad_norm` measures, without clipping."""
+    peak, root = _norm_parts(p.grad for p in _check_params(params, "global_grad_norm"))
+    return peak * root
+
+
 def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     """Scale all gradients together so that their global L2 norm is at most ``max_norm``.
 

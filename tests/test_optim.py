@@ -14,6 +14,7 @@ from dlteach.optim import (
     Optimizer,
     adam_step,
     clip_grad_norm,
+    global_grad_norm,
     momentum_step,
     sgd_step,
 )
@@ -303,3 +304,14 @@ def test_matches_pytorch(kind):
         theirs.step()
     # PyTorch's momentum keeps v = m v + g and steps lr * v: the same path for a fixed lr.
     np.testing.assert_allclose(p.value, tw.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_global_grad_norm_is_what_clipping_measures_and_changes_nothing():
+    a, b = Parameter(np.zeros(2)), Parameter(np.zeros((2, 2)))
+    a.grad, b.grad = np.array([3.0, 0.0]), np.array([[0.0, 4.0], [0.0, 12.0]])
+    assert global_grad_norm([a, b]) == pytest.approx(13.0, rel=1e-15)
+    np.testing.assert_array_equal(b.grad, [[0.0, 4.0], [0.0, 12.0]])  # untouched
+    assert clip_grad_norm([a, b], 1.0) == 13.0
+    assert global_grad_norm([a, b]) == pytest.approx(1.0, rel=1e-12)  # now clipped to 1
+    b.grad = np.full((2, 2), 1e200)  # squaring would overflow
+    assert global_grad_norm([b]) == pytest.approx(2e200, rel=1e-15)
