@@ -32,10 +32,12 @@ notebook outputs are compared by nbval.
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from numbers import Number
 from typing import Any
 
 import numpy as np
@@ -61,9 +63,10 @@ from dlteach.feedback import (
 )
 
 __all__ = [
-    "FAILED", "NOT_ATTEMPTED", "PASSED", "STATUSES", "VERDICT_MIMETYPE", "Case", "Verdict",
-    "check_function", "check_value", "check_with_case_hints", "compare", "failed_verdict",
-    "format_number", "format_value", "not_attempted", "rebuilt_inputs",
+    "DTYPE_HINT", "FAILED", "NOT_ATTEMPTED", "PASSED", "STATUSES", "VERDICT_MIMETYPE", "Case",
+    "Verdict", "check_function", "check_value", "check_with_case_hints", "compare",
+    "failed_verdict", "format_number", "format_value", "not_attempted", "rebuilt_inputs",
+    "seeded_case",
 ]
 
 VERDICT_MIMETYPE = "application/vnd.dlteach.verdict+json"
@@ -183,6 +186,27 @@ def rebuilt_inputs(case: Case, setup: str = "") -> dict[str, object]:
     return namespace
 
 
+def seeded_case(seed: int, label: str, dtype: str = "", **draws: object) -> Case:
+    """A case drawn from ``np.random.default_rng(seed)`` by one line of code, which is also
+    its rebuild line. Each keyword is an argument, in order: a shape (random multiples of
+    0.25 in [-1, 1]), ``(shape, low, high)`` (multiples of 0.25 in [low/4, (high-1)/4]) or
+    code using ``rng``. Quarters are exact in binary: short to print, exact float32 sums
+    and products. ``dtype`` ("float32") casts the drawn shapes, not the code arguments::
+
+        seeded_case(1, "a batch of 4", x=(4, 3), W="rng.normal(size=(3, 5))")
+    """
+    cast = f".astype(np.{dtype})" if dtype else ""
+    code = [f"rng = np.random.default_rng({seed})"]
+    for name, draw in draws.items():
+        if not isinstance(draw, str):
+            shape, low, high = draw if isinstance(draw[0], tuple) else (draw, -4, 5)
+            draw = f"rng.integers({low}, {high}, size={shape}){cast} / 4"
+        code.append(f"{name} = {draw}")
+    line = "; ".join(code)
+    made = rebuilt_inputs(Case(rebuild=line))
+    return Case(tuple(made[name] for name in draws), label=label, rebuild=line)
+
+
 # ---------------------------------------------------------------- formatting
 
 
@@ -286,6 +310,37 @@ def not_attempted(exercise: str) -> Verdict:
     return Verdict(exercise, NOT_ATTEMPTED, NOT_ATTEMPTED_MESSAGE)
 
 
+DTYPE_HINT = (
+    "Every value is right, but not the dtype: a result keeps the dtype of the inputs "
+    "(float32 in, float32 out), as every dlteach layer does. An array you create "
+    "(np.zeros, np.ones, np.array, np.full) is float64 unless you give it the inputs' "
+    "dtype."
+)
+
+
+class _Kind(str):
+    """What the dtype pass compares ("float32 array", "a number"), printed without quotes."""
+
+    __repr__ = str.__str__
+
+
+def _kinds(result: object) -> object:
+    """``result`` with each array replaced by its dtype; numbers (a norm) are not compared."""
+    if isinstance(result, np.ndarray) and result.ndim > 0:
+        return _Kind(f"{result.dtype} array")
+    if isinstance(result, tuple | list):
+        if result and all(isinstance(v, Number | np.number) for v in result):
+            return _Kind(f"{np.asarray(result).dtype} array")  # a list standing for an array
+        kinds = [_kinds(v) for v in result]
+        return kinds if isinstance(result, list) else tuple(kinds)
+    return _Kind("a number")
+
+
+def _dtypes_of(fn: Callable) -> Callable:
+    """fn, returning the kinds of its results (functools.wraps keeps the parameter names)."""
+    return functools.wraps(fn)(lambda *args, **kwargs: _kinds(fn(*args, **kwargs)))
+
+
 def check_function(
     student_fn: object,
     reference_fn: Callable,
@@ -298,6 +353,8 @@ def check_function(
     integers: bool = False,
     booleans: bool = True,
     setup: str = "",
+    dtypes: bool = False,
+    dtype_hint: str = DTYPE_HINT,
 ) -> Verdict:
     """Run ``student_fn`` and ``reference_fn`` on every case and compare the results.
 
@@ -306,6 +363,9 @@ def check_function(
     booleans: False to refuse True/False where the reference returns numbers (they
     compare equal to 1/0, so only their type gives them away).
     Such type problems are reported once every value is right: the values tell more.
+    dtypes: once every value is right, run the cases again comparing the dtypes of the
+    results (each array's dtype; plain numbers are not compared), shown with
+    ``dtype_hint``: float32 in, float32 out, the rule of every dlteach layer.
 
     Each function gets its own deep copy of the inputs, so the learner cannot spoil a
     later case; a learner function that modifies an input fails (the caller owns it).
@@ -386,6 +446,11 @@ def check_function(
             wrong_type["hint"] = hint
     if wrong_type is not None:  # reported once every value is right: values tell more
         return _failed(exercise, **wrong_type)  # type: ignore[arg-type]
+    if dtypes:
+        verdict = check_function(_dtypes_of(student_fn), _dtypes_of(reference_fn), case_list,
+                                 exercise=exercise, hint=dtype_hint, setup=setup)
+        if verdict.status != PASSED:
+            return verdict
     return Verdict(exercise, PASSED, f"{n} case{'s' if n != 1 else ''}")
 
 

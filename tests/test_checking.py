@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from dlteach.checking import (
+    FAILED,
     NOT_ATTEMPTED_MESSAGE,
+    PASSED,
     VERDICT_MIMETYPE,
     Case,
     Verdict,
@@ -20,6 +22,8 @@ from dlteach.checking import (
     failed_verdict,
     format_number,
     format_value,
+    rebuilt_inputs,
+    seeded_case,
 )
 from dlteach.errors import InvalidValueError
 
@@ -326,3 +330,51 @@ def test_failed_verdict_lays_out_lines_like_check_function():
     assert "got: [[1, 2],\n      [3, 4]]" in v.message  # a value keeps its layout
     assert lines[-1] == "hint: write z for each input"
     assert all(len(line) <= 90 for line in lines)
+
+
+# ---------------------------------------------------------------- the dtype pass
+
+
+def _scaled(x, s):
+    return x * np.asarray(s, dtype=x.dtype)
+
+
+def test_the_dtype_pass_fails_a_float64_result_for_float32_inputs_once_values_are_right():
+    cases = [Case((np.array([1.0, 2.0]), 2.0), label="float64"),
+             Case((np.array([1.0, 2.0], dtype=np.float32), 2.0), label="float32 in")]
+    upcast = lambda x, s: x * np.float64(s) if x.dtype == np.float64 else x.astype(float) * s  # noqa: E731
+    assert check_function(upcast, _scaled, cases, exercise="scale").status == PASSED
+    v = check_function(upcast, _scaled, cases, exercise="scale", dtypes=True)
+    assert v.status == FAILED
+    assert "case 2 of 2: float32 in" in v.message
+    assert "expected float32 array, got float64 array" in v.message
+    assert "float32 in, float32 out" in v.message  # DTYPE_HINT
+    v = check_function(upcast, _scaled, cases, exercise="scale", dtypes=True,
+                       dtype_hint="cast the result")
+    assert "hint: cast the result" in v.message and "float32 in" not in v.message.split("hint")[1]
+    assert check_function(_scaled, _scaled, cases, exercise="scale", dtypes=True).status == PASSED
+
+
+def test_the_dtype_pass_waits_for_the_values_and_compares_numbers_by_value_only():
+    cases = [Case((np.array([1.0, 2.0], dtype=np.float32), 2.0))]
+    wrong = check_function(lambda x, s: x.astype(float) * s + 1, _scaled, cases,
+                           exercise="scale", dtypes=True)
+    assert "wrong values" in wrong.message and "float64 array" not in wrong.message
+    norm = lambda x, s: float(np.sqrt((x * s) @ (x * s)))  # noqa: E731
+    as_f32 = lambda x, s: np.float32(np.sqrt((x * s) @ (x * s)))  # noqa: E731
+    assert check_function(as_f32, norm, cases, exercise="norm", dtypes=True).status == PASSED
+
+
+def test_a_seeded_case_holds_what_its_rebuild_line_draws():
+    case = seeded_case(7, "two draws", "float32", x=(3, 2), w=((4,), 0, 3),
+                       z="rng.normal(size=2)")
+    assert case.label == "two draws"
+    x, w, z = case.args
+    assert x.dtype == np.float32 and x.shape == (3, 2) and np.all(np.abs(x) <= 1)
+    assert np.all((x * 4) == np.round(x * 4))  # quarters
+    assert w.dtype == np.float32 and set(np.unique(w * 4)) <= {0.0, 1.0, 2.0}
+    assert z.dtype == np.float64
+    rebuilt = rebuilt_inputs(case)
+    for name, value in zip("xwz", case.args, strict=True):
+        np.testing.assert_array_equal(rebuilt[name], value)
+        assert rebuilt[name].dtype == value.dtype

@@ -15,20 +15,17 @@ every dlteach layer.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from numbers import Number
 
 import numpy as np
 
 from dlteach.activations import softmax
 from dlteach.checking import (
-    PASSED,
+    DTYPE_HINT,
     Case,
     Verdict,
-    check_function,
     check_with_case_hints,
-    rebuilt_inputs,
+    seeded_case,
 )
 from dlteach.core import Parameter
 from dlteach.exercises import LESSON_EXERCISES
@@ -99,69 +96,16 @@ def softmax_with_temperature(scores: Array, temperature: float) -> Array:
 # ---------------------------------------------------------------- cases and dtypes
 
 
-def _seeded(seed: int, label: str, dtype: str = "", **draws: object) -> Case:
-    """A case drawn from ``np.random.default_rng(seed)`` by one line of code, which is also
-    its rebuild line. Each keyword is an argument, in order: a shape (random multiples of
-    0.25 in [-1, 1]), (shape, low, high) (multiples of 0.25 in [low/4, (high-1)/4]) or
-    code. Quarters are exact in binary: short to print, exact float32 sums and products."""
-    cast = f".astype(np.{dtype})" if dtype else ""
-    code = [f"rng = np.random.default_rng({seed})"]
-    for name, draw in draws.items():
-        if not isinstance(draw, str):
-            shape, low, high = draw if isinstance(draw[0], tuple) else (draw, -4, 5)
-            draw = f"rng.integers({low}, {high}, size={shape}){cast} / 4"
-        code.append(f"{name} = {draw}")
-    line = "; ".join(code)
-    made = rebuilt_inputs(Case(rebuild=line))
-    return Case(tuple(made[name] for name in draws), label=label, rebuild=line)
-
-
 def _normal(*shape: int, scale: float = 1.0) -> str:
     """Code drawing normal random numbers of this shape from ``rng``."""
     return f"rng.normal({'' if scale == 1 else f'scale={scale}, '}size={shape})"
 
 
-class _Kind(str):
-    """What the dtype pass compares ("float32 array", "a number"), printed without quotes."""
-
-    __repr__ = str.__str__
-
-
-def _kinds(result: object) -> object:
-    """``result`` with each array replaced by its dtype; numbers (a norm) are not compared."""
-    if isinstance(result, np.ndarray) and result.ndim > 0:
-        return _Kind(f"{result.dtype} array")
-    if isinstance(result, tuple | list):
-        if result and all(isinstance(v, Number | np.number) for v in result):
-            return _Kind(f"{np.asarray(result).dtype} array")  # a list standing for an array
-        kinds = [_kinds(v) for v in result]
-        return kinds if isinstance(result, list) else tuple(kinds)
-    return _Kind("a number")
-
-
-def _dtypes_of(fn: Callable) -> Callable:
-    """fn, returning the kinds of its results (functools.wraps keeps the parameter names)."""
-    return functools.wraps(fn)(lambda *args, **kwargs: _kinds(fn(*args, **kwargs)))
-
-
-_DTYPE_HINT = (
-    "Every value is right, but not the dtype: a result keeps the dtype of the inputs "
-    "(float32 in, float32 out), as every dlteach layer does. An array you create "
-    "(np.zeros, np.ones, np.array, np.full) is float64 unless you give it the inputs' dtype"
-)
-
-
 def _check(fn: object, reference: Callable, cases: list[tuple[Case, str | None]], *,
-           exercise: str, hint: str, dtype_hint: str = _DTYPE_HINT + ".",
-           **options: float) -> Verdict:
-    """The values on every case (check_with_case_hints), then, once they are all right,
-    the dtypes of the results on the same cases (a type problem: the values tell more)."""
-    verdict = check_with_case_hints(fn, reference, cases, exercise=exercise, hint=hint,
-                                    **options)
-    if verdict.status != PASSED:
-        return verdict
-    return check_function(_dtypes_of(fn), _dtypes_of(reference), [c for c, _ in cases],
-                          exercise=exercise, hint=dtype_hint)
+           exercise: str, hint: str, **options: object) -> Verdict:
+    """The values on every case, then, once they are all right, the dtypes of the results."""
+    return check_with_case_hints(fn, reference, cases, exercise=exercise, hint=hint,
+                                 dtypes=True, **options)
 
 
 _OVERFLOW = "e^1000 is inf, and inf / inf is nan"
@@ -181,9 +125,9 @@ def check_rnn_step(fn: Callable) -> Verdict:
          "right, as it is given: Wx is (D, H) and goes with x, Wh is (H, H) and goes with "
          "h_prev (Wh is not symmetric: a transpose changes the values); b is added, then "
          "tanh squashes the sum."),
-        (_seeded(1, "a batch of 4, D = 3, H = 5", x=(4, 3), h_prev=(4, 5), Wx=(3, 5),
+        (seeded_case(1, "a batch of 4, D = 3, H = 5", x=(4, 3), h_prev=(4, 5), Wx=(3, 5),
                  Wh=(5, 5), b=(5,)), None),
-        (_seeded(2, "H = 1 hidden unit: h keeps its two axes (N, 1)", x=(2, 5), h_prev=(2, 1),
+        (seeded_case(2, "H = 1 hidden unit: h keeps its two axes (N, 1)", x=(2, 5), h_prev=(2, 1),
                  Wx=(5, 1), Wh=(1, 1), b=(1,)),
          "With one hidden unit h is still (N, H) = (2, 1): one row per example. Nothing in "
          "the step removes an axis."),
@@ -194,9 +138,9 @@ def check_rnn_step(fn: Callable) -> Verdict:
          "The pre-activations reach +-1500 here, where tanh is +-1. Writing tanh with "
          f"exponentials overflows: {_OVERFLOW}. NumPy's tanh stays in [-1, 1] for any "
          "input."),
-        (_seeded(3, "float32 inputs: h is float32 too", "float32", x=(3, 2), h_prev=(3, 4),
+        (seeded_case(3, "float32 inputs: h is float32 too", "float32", x=(3, 2), h_prev=(3, 4),
                  Wx=(2, 4), Wh=(4, 4), b=(4,)), None),
-        (_seeded(4, "64 sequences, D = 10, H = 16, random values", x=_normal(64, 10),
+        (seeded_case(4, "64 sequences, D = 10, H = 16, random values", x=_normal(64, 10),
                  h_prev=f"np.tanh({_normal(64, 16)})", Wx=_normal(10, 16, scale=0.3),
                  Wh=_normal(16, 16, scale=0.25), b=_normal(16, scale=0.1)), None),
     ]
@@ -225,19 +169,19 @@ def check_rnn_step_backward(fn: Callable) -> Verdict:
          "Wh is not symmetric here, so a transpose changes the values. h_prev went forward "
          "through Wh, so its gradient comes back through Wh the other way round, as a Dense "
          "layer's input gradient does through its W."),
-        (_seeded(5, "a batch of 4: the weight and bias gradients add up over the batch",
+        (seeded_case(5, "a batch of 4: the weight and bias gradients add up over the batch",
                  grad_h=(4, 2), x=(4, 3), h_prev=(4, 2), h=((4, 2), -3, 4), Wx=(3, 2),
                  Wh=(2, 2)),
          "Wx, Wh and b are shared by the 4 examples, so their gradients add up over the "
          "batch: a sum over the examples, not a mean (any 1/N is already inside grad_h)."),
-        (_seeded(9, "saturated units (h = +-1 exactly) pass no gradient", grad_h=(2, 3),
+        (seeded_case(9, "saturated units (h = +-1 exactly) pass no gradient", grad_h=(2, 3),
                  x=(2, 2), h_prev=(2, 3), h="np.array([[1.0, -1.0, 0.5], [-1.0, 0.0, 1.0]])",
                  Wx=(2, 3), Wh=(3, 3)), None),
-        (_seeded(6, "grad_h = 0: every gradient is 0", grad_h="np.zeros((2, 2))", x=(2, 3),
+        (seeded_case(6, "grad_h = 0: every gradient is 0", grad_h="np.zeros((2, 2))", x=(2, 3),
                  h_prev=(2, 2), h=((2, 2), -3, 4), Wx=(3, 2), Wh=(2, 2)), None),
-        (_seeded(7, "float32 inputs: float32 gradients", "float32", grad_h=(3, 2), x=(3, 4),
+        (seeded_case(7, "float32 inputs: float32 gradients", "float32", grad_h=(3, 2), x=(3, 4),
                  h_prev=(3, 2), h=((3, 2), -3, 4), Wx=(4, 2), Wh=(2, 2)), None),
-        (_seeded(8, "32 sequences, D = 10, H = 16, random values", grad_h=_normal(32, 16),
+        (seeded_case(8, "32 sequences, D = 10, H = 16, random values", grad_h=_normal(32, 16),
                  x=_normal(32, 10), h_prev=f"np.tanh({_normal(32, 16)})",
                  h=f"np.tanh({_normal(32, 16)})", Wx=_normal(10, 16, scale=0.3),
                  Wh=_normal(16, 16, scale=0.25)), None),
@@ -262,17 +206,17 @@ def check_lstm_step(fn: Callable) -> Verdict:
          "entries each, in the order i, f, o, g (the candidate g is the LAST block, after "
          "the output gate). i, f and o go through the sigmoid, g through tanh; f scales "
          "c_prev and i scales g."),
-        (_seeded(11, "c_prev = 0, a batch of 2: h shows the new cell state", x=(2, 3),
+        (seeded_case(11, "c_prev = 0, a batch of 2: h shows the new cell state", x=(2, 3),
                  h_prev=(2, 2), c_prev="np.zeros((2, 2))", Wx=(3, 8), Wh=(2, 8), b=(8,)),
          "The new cell state c is far from 0 here: h is c squashed by tanh, then scaled by "
          "the output gate, so h stays between -1 and 1."),
-        (_seeded(12, "forget gate open, input gate shut: c stays close to c_prev", x=(2, 2),
+        (seeded_case(12, "forget gate open, input gate shut: c stays close to c_prev", x=(2, 2),
                  h_prev=(2, 2), c_prev=((2, 2), -12, 13), Wx=(2, 8), Wh=(2, 8),
                  b="np.repeat([-6.0, 6.0, 0.0, 0.0], 2)"),
          "Here f is close to 1 and i close to 0, so c must stay close to c_prev (up to "
          "+-3): the forget gate scales c_prev as it is, and the input gate scales the "
          "candidate g."),
-        (_seeded(13, "a batch of 4, D = 3, H = 4: four blocks of H = 4 columns", x=(4, 3),
+        (seeded_case(13, "a batch of 4, D = 3, H = 4: four blocks of H = 4 columns", x=(4, 3),
                  h_prev=(4, 4), c_prev=(4, 4), Wx=(3, 16), Wh=(4, 16), b=(16,)),
          "Each block is H = 4 consecutive columns of the (N, 4H) pre-activation: columns "
          "0-3 for i, 4-7 for f, 8-11 for o, 12-15 for g. Check how you cut it."),
@@ -283,9 +227,9 @@ def check_lstm_step(fn: Callable) -> Verdict:
          "The pre-activations reach +-2000: the gates are exactly 0 or 1 and g is +-1. A "
          f"sigmoid or tanh written with e^z overflows: {_OVERFLOW}. Use NumPy's tanh, and a "
          "sigmoid whose exponent is never positive (like dl.sigmoid)."),
-        (_seeded(14, "float32 inputs: float32 h and c", "float32", x=(2, 3), h_prev=(2, 2),
+        (seeded_case(14, "float32 inputs: float32 h and c", "float32", x=(2, 3), h_prev=(2, 2),
                  c_prev=(2, 2), Wx=(3, 8), Wh=(2, 8), b=(8,)), None),
-        (_seeded(15, "16 sequences, D = 8, H = 12, random values", x=_normal(16, 8),
+        (seeded_case(15, "16 sequences, D = 8, H = 12, random values", x=_normal(16, 8),
                  h_prev=f"np.tanh({_normal(16, 12)})", c_prev=_normal(16, 12),
                  Wx=_normal(8, 48, scale=0.3), Wh=_normal(12, 48, scale=0.3), b=_normal(48)),
          None),
@@ -316,7 +260,7 @@ def check_lstm_cell_grad(fn: Callable) -> Verdict:
          "grad_h is 0 here, so the only gradient is grad_c, the one reaching c_t from step "
          "t+1: it adds to what comes through h_t, and from c_t back to c_{t-1} it is scaled "
          "by the forget gate."),
-        (_seeded(21, "both paths, a batch of 4, H = 5", grad_h=(4, 5), grad_c=(4, 5), o=gate,
+        (seeded_case(21, "both paths, a batch of 4, H = 5", grad_h=(4, 5), grad_c=(4, 5), o=gate,
                  c=((4, 5), -8, 9), f=gate), None),
         (Case((np.array([[2.0, -1.0], [0.5, 3.0]]), np.array([[1.0, 0.5], [-2.0, 0.0]]),
                np.array([[0.5, 0.75], [0.25, 1.0]]),
@@ -325,11 +269,11 @@ def check_lstm_cell_grad(fn: Callable) -> Verdict:
               label="|c| = 1000: tanh saturates and the path through h_t closes, no nan"),
          "At |c| = 1000, tanh(c) is +-1 and its slope 0: only grad_c flows back. Writing "
          f"tanh with exponentials overflows: {_OVERFLOW}. NumPy's tanh stays finite."),
-        (_seeded(24, "forget gate shut (f = 0): nothing reaches c_{t-1}", grad_h=(2, 2),
+        (seeded_case(24, "forget gate shut (f = 0): nothing reaches c_{t-1}", grad_h=(2, 2),
                  grad_c=(2, 2), o=((2, 2), 1, 4), c=((2, 2), -8, 9), f="np.zeros((2, 2))"), None),
-        (_seeded(22, "float32 inputs: a float32 gradient", "float32", grad_h=(3, 4),
+        (seeded_case(22, "float32 inputs: a float32 gradient", "float32", grad_h=(3, 4),
                  grad_c=(3, 4), o=((3, 4), 1, 4), c=(3, 4), f=((3, 4), 1, 4)), None),
-        (_seeded(23, "8 sequences, H = 32, random values", grad_h=_normal(8, 32),
+        (seeded_case(23, "8 sequences, H = 32, random values", grad_h=_normal(8, 32),
                  grad_c=_normal(8, 32), o=f"1 / (1 + np.exp({_normal(8, 32)}))",
                  c=_normal(8, 32, scale=2.0), f=f"1 / (1 + np.exp({_normal(8, 32)}))"), None),
     ]
@@ -385,7 +329,7 @@ def check_clip_grad_norm(fn: Callable) -> Verdict:
               "clipping. Above max_norm, every array is scaled by the same factor so that "
               "this norm becomes max_norm; otherwise the values stay as they are. Return "
               "new arrays and leave grads unchanged."),
-        dtype_hint=(_DTYPE_HINT + ", and so is a float32 array times a NumPy float64 number "
+        dtype_hint=(DTYPE_HINT[:-1] + ", and so is a float32 array times a NumPy float64 number "
                     "(a norm computed in float64): scale by a Python float, or cast the "
                     "result to the gradient's dtype."),
     )
@@ -401,7 +345,7 @@ def check_softmax_with_temperature(fn: Callable) -> Verdict:
               label="temperature 0.5 sharpens: the largest score gains"),
          "The scores are divided by the temperature before the softmax: a temperature below "
          "1 widens the gaps between scores, so the most likely entry gains probability."),
-        (_seeded(41, "a batch of 3 rows (N, V): each row is a distribution",
+        (seeded_case(41, "a batch of 3 rows (N, V): each row is a distribution",
                  scores=((3, 4), -8, 9), temperature="0.75"),
          "scores (N, V) holds N distributions, one per row: each row adds up to 1 on its "
          "own (along the last axis), with its own largest score."),
@@ -435,7 +379,7 @@ def check_softmax_with_temperature(fn: Callable) -> Verdict:
          "In float32, e^z overflows from z = 89, and a probability raised to the power "
          "1/T = 1000 rounds to 0 (0 / 0 is nan). Subtract each row's largest score, then "
          "divide by T: every exponent is then <= 0."),
-        (_seeded(42, "a character model's scores: 4 rows of 96 characters",
+        (seeded_case(42, "a character model's scores: 4 rows of 96 characters",
                  scores=_normal(4, 96, scale=3.0), temperature="0.8"), None),
     ]
     return _check(
