@@ -103,16 +103,54 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_seconds(value: float, option: str) -> None:
+    if not math.isfinite(value) or value <= 0:
+        raise CourseError(f"{option} must be a positive number of seconds, got {value}.")
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     from dlteach.tools.grader import grade
 
-    if not math.isfinite(args.timeout) or args.timeout <= 0:
-        raise CourseError(f"--timeout must be a positive number of seconds, got {args.timeout}.")
-    report = grade(args.notebook, timeout_per_cell=args.timeout)
+    _positive_seconds(args.timeout, "--timeout")
+    if len(args.notebook) > 1 or Path(args.notebook[0]).is_dir():
+        return _grade_class(args)
+    report = grade(args.notebook[0], timeout_per_cell=args.timeout)
     print(report.to_json() if args.json else report.table())
     if report.error_kind == "unreadable":
         return 2
     return 0 if report.all_passed else 1
+
+
+def _grade_class(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dlteach.tools.gradebook import (
+        default_workers,
+        find_submissions,
+        grade_class,
+        summary_figure,
+        summary_table,
+        write_gradebook,
+    )
+
+    _positive_seconds(args.time_limit, "--time-limit")
+    paths = find_submissions(args.notebook)
+    workers = args.workers or default_workers(threads=args.threads)
+    print(f"Grading {len(paths)} submission{'s' if len(paths) != 1 else ''} with {workers} "
+          f"worker{'s' if workers != 1 else ''}.", file=sys.stderr, flush=True)
+    with tqdm(total=len(paths), desc="graded", unit="notebook", file=sys.stderr,
+              disable=None) as bar:
+        book = grade_class(paths, workers=workers, timeout_per_cell=args.timeout,
+                           time_limit=args.time_limit, on_done=lambda row: bar.update())
+    written = write_gradebook(book, args.out)
+    if args.json:
+        print(book.to_json())
+    else:
+        print(summary_table(book))
+    print("gradebook: " + ", ".join(str(p) for p in written), file=sys.stderr)
+    if args.figure:
+        print(f"figure: {summary_figure(book, args.figure)}", file=sys.stderr)
+    return 0
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -277,11 +315,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "each to <name>.backup-<time>.ipynb")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("grade", help="run a notebook in a fresh kernel and grade its exercises")
-    p.add_argument("notebook", metavar="NOTEBOOK", help="path to the .ipynb file")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p = sub.add_parser("grade", help="run a notebook in a fresh kernel and grade its "
+                                     "exercises; given a folder or several notebooks, grade "
+                                     "a whole class in parallel into a gradebook")
+    p.add_argument("notebook", metavar="NOTEBOOK", nargs="+",
+                   help="a .ipynb file, or folders and files of a class's submissions")
+    p.add_argument("--json", action="store_true",
+                   help="print the report (or the class's gradebook) as JSON")
     p.add_argument("--timeout", type=float, default=60, metavar="S",
                    help="time limit per cell in seconds (default 60)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="class: submissions graded at once (default: the cores divided by "
+                        "the BLAS threads per kernel)")
+    p.add_argument("--time-limit", type=float, default=600, metavar="S",
+                   help="class: time limit for one whole submission in seconds (default 600)")
+    p.add_argument("--out", default="gradebook", metavar="STEM",
+                   help="class: write STEM.csv and STEM.json (default gradebook; an existing "
+                        "file is kept as a .backup-<time> copy)")
+    p.add_argument("--figure", metavar="PNG",
+                   help="class: also save the per-exercise summary as a figure")
     _add_threads_option(p)
     p.set_defaults(func=cmd_grade)
 
