@@ -35,6 +35,7 @@ import copy
 import functools
 import html
 import inspect
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from numbers import Number
@@ -63,9 +64,25 @@ from dlteach.feedback import (
 )
 
 __all__ = [
-    "DTYPE_HINT", "FAILED", "NOT_ATTEMPTED", "PASSED", "STATUSES", "VERDICT_MIMETYPE", "Case",
-    "Verdict", "check_function", "check_value", "check_with_case_hints", "compare",
-    "failed_verdict", "format_number", "format_value", "not_attempted", "rebuilt_inputs",
+    "DTYPE_HINT",
+    "FAILED",
+    "NOT_ATTEMPTED",
+    "PASSED",
+    "STATUSES",
+    "VERDICT_MIMETYPE",
+    "Case",
+    "ExerciseNotPassed",
+    "Verdict",
+    "check_function",
+    "check_value",
+    "check_with_case_hints",
+    "compare",
+    "failed_verdict",
+    "format_number",
+    "format_value",
+    "graded",
+    "not_attempted",
+    "rebuilt_inputs",
     "seeded_case",
 ]
 
@@ -469,6 +486,39 @@ def check_with_case_hints(
                   for case, case_hint in cases]
     return check_function(student_fn, reference_fn, with_hints, exercise=exercise, hint=hint,
                           **options)
+
+
+AUTOGRADE_VARIABLE = "NBGRADER_EXECUTION"  # set by nbgrader's autograde and validate
+
+
+class ExerciseNotPassed(AssertionError):
+    """Raised by a check under nbgrader's autograder when the exercise did not pass."""
+
+
+def graded(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
+    """Decorate every exercise check of a lesson module with this.
+
+    In a lesson, the check returns its :class:`Verdict` (Jupyter shows it). Under
+    nbgrader's autograder (:data:`AUTOGRADE_VARIABLE` set) a verdict that is not
+    "passed" is shown, then raises :class:`ExerciseNotPassed`: the check cell is an
+    nbgrader test cell, and an error there is what nbgrader scores 0.
+    """
+
+    @functools.wraps(check)
+    def run(*args: Any, **kwargs: Any) -> Verdict:
+        verdict = check(*args, **kwargs)
+        if verdict.status != PASSED and os.environ.get(AUTOGRADE_VARIABLE):
+            try:
+                from IPython.display import display
+            except ImportError:  # pragma: no cover - nbgrader runs IPython kernels
+                pass
+            else:
+                display(verdict)
+            raise ExerciseNotPassed(f"{verdict.exercise}: {verdict.status} (see above).")
+        return verdict
+
+    run.graded = True  # type: ignore[attr-defined]
+    return run
 
 
 def check_value(

@@ -91,6 +91,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     course = _course_dir(args)
     result = generate_learner_notebooks(course, check=args.check, force=args.force)
     _print_generate(result)
+    for path in result.solutions:
+        print(f"{'stale' if args.check else 'wrote'}: {path} nbgrader cell metadata")
     if args.check:
         for path in result.stale:
             print(f"stale: {path} differs from what 'dlteach generate' would write")

@@ -24,6 +24,7 @@ from dlteach.checking import (
     check_with_case_hints,
     failed_verdict,
     format_value,
+    graded,
     not_attempted,
 )
 from dlteach.exercises import LESSON_EXERCISES
@@ -36,6 +37,7 @@ EXERCISES = LESSON_EXERCISES[LESSON]
 _GATE_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
 
+@graded
 def check_weighted_sum(fn: Callable) -> Verdict:
     """weighted_sum(x, w, b) -> z = x @ w + b, for one example (D,) or a batch (N, D)."""
     rng = np.random.default_rng(1)
@@ -68,6 +70,7 @@ def check_weighted_sum(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_step(fn: Callable) -> Verdict:
     """step(z) -> 1 where z >= 0, else 0, for a number or an array of any shape."""
     cases = [
@@ -101,6 +104,7 @@ def check_step(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_perceptron_update(fn: Callable) -> Verdict:
     """perceptron_update(w, b, x_i, y_i, lr) -> (new_w, new_b) by Rosenblatt's rule."""
     cases = [
@@ -144,6 +148,7 @@ def check_perceptron_update(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_count_mistakes(fn: Callable) -> Verdict:
     """count_mistakes(w, b, X, y) -> the number of examples the perceptron gets wrong, an int."""
     rng = np.random.default_rng(2)
@@ -190,6 +195,7 @@ _NAND_HINT = (
 )
 
 
+@graded
 def check_nand_weights(fn: Callable) -> Verdict:
     """nand_weights() -> (w, b): a perceptron that computes NAND on the four inputs.
 

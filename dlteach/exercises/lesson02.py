@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from dlteach.activations import sigmoid_grad
-from dlteach.checking import Case, Verdict, check_with_case_hints
+from dlteach.checking import Case, Verdict, check_with_case_hints, graded
 from dlteach.dense import Dense
 from dlteach.exercises import LESSON_EXERCISES
 from dlteach.losses import SoftmaxCrossEntropy
@@ -96,6 +96,7 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
 # ---------------------------------------------------------------- checks
 
 
+@graded
 def check_sigmoid_grad(fn: Callable) -> Verdict:
     """sigmoid_grad(z) -> sigma'(z) = sigma(z) (1 - sigma(z)), elementwise, any shape."""
     rng = np.random.default_rng(3)
@@ -132,6 +133,7 @@ def check_sigmoid_grad(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_dense_forward(fn: Callable) -> Verdict:
     """dense_forward(x, W, b) -> x @ W + b for a batch x: (N, D_in)."""
     rng = np.random.default_rng(4)
@@ -158,6 +160,7 @@ def check_dense_forward(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_softmax_cross_entropy(fn: Callable) -> Verdict:
     """softmax_cross_entropy(logits, y) -> (mean loss, dL/dlogits)."""
     rng = np.random.default_rng(5)
@@ -198,6 +201,7 @@ def check_softmax_cross_entropy(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_dense_backward(fn: Callable) -> Verdict:
     """dense_backward(x, W, grad_y) -> (dx, dW, db) for y = x @ W + b."""
     rng = np.random.default_rng(6)
@@ -225,6 +229,7 @@ def check_dense_backward(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_gd_step(fn: Callable) -> Verdict:
     """gd_step(w, grad, lr) -> w - lr * grad, without modifying w."""
     rng = np.random.default_rng(7)

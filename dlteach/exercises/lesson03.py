@@ -29,6 +29,7 @@ from dlteach.checking import (
     Verdict,
     check_function,
     check_with_case_hints,
+    graded,
     not_attempted,
 )
 from dlteach.data import minibatches as reference_minibatches
@@ -40,6 +41,7 @@ LESSON = "03_deep_networks"
 EXERCISES = LESSON_EXERCISES[LESSON]
 
 
+@graded
 def check_accuracy(fn: Callable) -> Verdict:
     """accuracy(y_true, y_pred) -> the fraction of rows of scores y_pred (N, K) whose largest
     score is at the true class."""
@@ -151,6 +153,7 @@ _BATCH_ORDER_HINT = (
 )
 
 
+@graded
 def check_minibatches(fn: Callable) -> Verdict:
     """minibatches(X, y, batch_size, rng) -> (X_batch, y_batch) pairs in the order
     rng.permutation(N), the last batch holding the rest.
@@ -209,6 +212,7 @@ def check_minibatches(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_momentum_step(fn: Callable) -> Verdict:
     """momentum_step(w, grad, velocity, lr, momentum) -> (w_new, v_new)."""
     rng = np.random.default_rng(4)
@@ -252,6 +256,7 @@ _ADAM_EPS_HINT = (
 )
 
 
+@graded
 def check_adam_step(fn: Callable) -> Verdict:
     """adam_step(w, grad, m, v, t, lr, beta1, beta2, eps) -> (w_new, m_new, v_new)."""
     rng = np.random.default_rng(5)
@@ -361,6 +366,7 @@ def _he_problem(fn: Callable, shape: tuple, seeds: tuple[int, ...]) -> tuple[lis
     return draws, "", ""
 
 
+@graded
 def check_he_normal(fn: Callable) -> Verdict:
     """he_normal(shape, rng) -> weights (D_in, D_out) ~ N(0, 2 / D_in), checked by statistics.
 

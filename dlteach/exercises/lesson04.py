@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dlteach.checking import Case, Verdict, check_with_case_hints
+from dlteach.checking import Case, Verdict, check_with_case_hints, graded
 from dlteach.conv_reference import (
     conv2d_forward_naive,
     maxpool2d_backward_naive,
@@ -109,6 +109,7 @@ _FLOAT_BUFFER_HINT = (
 # ---------------------------------------------------------------- checks
 
 
+@graded
 def check_conv_output_size(fn: Callable) -> Verdict:
     """conv_output_size(size, kernel, stride=1, padding=0) -> H_out, an int."""
     cases = [
@@ -144,6 +145,7 @@ def check_conv_output_size(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_conv2d_forward(fn: Callable) -> Verdict:
     """conv2d_forward(x, W, b, stride=1, padding=0) for one image x: (C, H, W)."""
     rng = np.random.default_rng(4)
@@ -193,6 +195,7 @@ def check_conv2d_forward(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_im2col(fn: Callable) -> Verdict:
     """im2col(x, k) -> cols: (C*k*k, N*H_out*W_out), stride 1, no padding."""
     rng = np.random.default_rng(5)
@@ -236,6 +239,7 @@ _SENTINEL_HINT = (
 )
 
 
+@graded
 def check_maxpool_forward(fn: Callable) -> Verdict:
     """maxpool_forward(x, k) -> (N, C, H//k, W//k), the maximum of every k x k window."""
     rng = np.random.default_rng(6)
@@ -275,6 +279,7 @@ def check_maxpool_forward(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_maxpool_backward(fn: Callable) -> Verdict:
     """maxpool_backward(grad_y, x, k) -> grad_x: (N, C, H, W)."""
     rng = np.random.default_rng(7)

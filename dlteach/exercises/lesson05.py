@@ -25,6 +25,7 @@ from dlteach.checking import (
     Case,
     Verdict,
     check_with_case_hints,
+    graded,
     seeded_case,
 )
 from dlteach.core import Parameter
@@ -114,6 +115,7 @@ _OVERFLOW = "e^1000 is inf, and inf / inf is nan"
 # ---------------------------------------------------------------- checks
 
 
+@graded
 def check_rnn_step(fn: Callable) -> Verdict:
     """rnn_step(x, h_prev, Wx, Wh, b) -> h = tanh(x @ Wx + h_prev @ Wh + b): (N, H)."""
     cases = [
@@ -153,6 +155,7 @@ def check_rnn_step(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_rnn_step_backward(fn: Callable) -> Verdict:
     """rnn_step_backward(grad_h, x, h_prev, h, Wx, Wh) -> (dx, dh_prev, dWx, dWh, db)."""
     one = (np.array([[0.5, -1.0, 2.0]]), np.array([[0.25, -0.5]]), np.array([[0.5, -0.75]]),
@@ -195,6 +198,7 @@ def check_rnn_step_backward(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_lstm_step(fn: Callable) -> Verdict:
     """lstm_step(x, h_prev, c_prev, Wx, Wh, b) -> (h, c), gate blocks i, f, o, g."""
     cases = [
@@ -244,6 +248,7 @@ def check_lstm_step(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_lstm_cell_grad(fn: Callable) -> Verdict:
     """lstm_cell_grad(grad_h, grad_c, o, c, f) -> dL/dc_{t-1}: (N, H)."""
     o, c, f = (np.array([v]) for v in ([0.5, 0.25, 0.75], [0.5, -1.0, 2.0], [0.75, 0.5, 0.25]))
@@ -286,6 +291,7 @@ def check_lstm_cell_grad(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_clip_grad_norm(fn: Callable) -> Verdict:
     """clip_grad_norm(grads, max_norm) -> (clipped, norm), inputs unchanged."""
     rng = np.random.default_rng(31)
@@ -335,6 +341,7 @@ def check_clip_grad_norm(fn: Callable) -> Verdict:
     )
 
 
+@graded
 def check_softmax_with_temperature(fn: Callable) -> Verdict:
     """softmax_with_temperature(scores, temperature) -> probabilities along the last axis."""
     cases = [

@@ -283,6 +283,8 @@ class GenerateResult:
         :func:`learner_work`); ``force=True`` replaces them after a backup.
     reasons: for each kept or backed-up notebook, why it counts as a learner's work.
     backups: where the learner's versions were copied before being replaced.
+    solutions: solution notebooks whose nbgrader cell metadata were stale (rewritten
+        unless check; see :mod:`dlteach.tools.nbgrader_cells`).
     """
 
     stale: list[Path] = field(default_factory=list)
@@ -292,11 +294,12 @@ class GenerateResult:
     backups: list[Path] = field(default_factory=list)
     extra: list[Path] = field(default_factory=list)
     uncatalogued: list[Path] = field(default_factory=list)
+    solutions: list[Path] = field(default_factory=list)
     written: bool = False
 
     @property
     def up_to_date(self) -> bool:
-        return not self.stale and not self.extra
+        return not self.stale and not self.extra and not self.solutions
 
 
 def expected_learner_files(
@@ -312,12 +315,36 @@ def expected_learner_files(
                 "start page; rename the solution notebook."
             )
         rel = f"{SOLUTIONS_DIR}/{path.name}"
-        nb = read_notebook(path)
+        nb = with_nbgrader_metadata(read_notebook(path), name=rel)
         learner = stamp_fingerprint(make_learner_notebook(nb, name=rel))
         files[path.name] = notebook_bytes(learner)
     start = stamp_fingerprint(make_start_page({p.stem for p in solutions}, lessons))
     files[START_PAGE] = notebook_bytes(start)
     return files
+
+
+def with_nbgrader_metadata(nb: NotebookNode, *, name: str) -> NotebookNode:
+    """nb with the nbgrader cell metadata its exercises imply (see nbgrader_cells)."""
+    from dlteach.tools.nbgrader_cells import with_nbgrader_metadata as stamped
+
+    return stamped(nb, name=name)
+
+
+def sync_nbgrader_metadata(course_dir: Path, *, check: bool = False) -> list[Path]:
+    """Rewrite each solution notebook whose nbgrader cell metadata are stale (only the
+    metadata change); with ``check``, write nothing. Returns the stale ones."""
+    from dlteach.tools.nbgrader_cells import has_nbgrader_metadata
+
+    stale = []
+    for path in sorted((course_dir / SOLUTIONS_DIR).glob("*.ipynb")):
+        rel = Path(SOLUTIONS_DIR) / path.name
+        nb = read_notebook(path)
+        if has_nbgrader_metadata(nb, name=str(rel)):
+            continue
+        stale.append(rel)
+        if not check:
+            path.write_bytes(notebook_bytes(with_nbgrader_metadata(nb, name=str(rel))))
+    return stale
 
 
 def learner_work(path: Path, generated: bytes) -> str | None:
@@ -386,9 +413,10 @@ def generate_learner_notebooks(
     beside it, so nothing a learner saved is lost.
     """
     course_dir = Path(course_dir)
+    result = GenerateResult()
+    result.solutions = sync_nbgrader_metadata(course_dir, check=check)
     expected = expected_learner_files(course_dir, lessons)
     out_dir = course_dir / NOTEBOOKS_DIR
-    result = GenerateResult()
     catalogued = {lesson.filename for lesson in lessons} | {START_PAGE}
     result.uncatalogued = [Path(SOLUTIONS_DIR) / n for n in expected if n not in catalogued]
     for name, data in expected.items():

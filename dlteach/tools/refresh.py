@@ -24,6 +24,7 @@ from dlteach.tools.learner import (
     generate_learner_notebooks,
     notebook_bytes,
     read_notebook,
+    with_nbgrader_metadata,
 )
 
 # What a terminal or JupyterLab does with "\r" (back to the line's start) and a backspace.
@@ -106,6 +107,7 @@ def refresh_notebook(path: Path, *, timeout_per_cell: float = 600) -> None:
     language_info.pop("version", None)  # differs between machines, compared by nobody
     metadata["language_info"] = language_info
     nb.metadata = nbformat.from_dict(metadata)
+    nb = with_nbgrader_metadata(nb, name=f"{SOLUTIONS_DIR}/{path.name}")
     data = notebook_bytes(nb)
     if path.read_bytes() != data:
         path.write_bytes(data)
