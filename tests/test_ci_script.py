@@ -51,6 +51,10 @@ def test_ci_uses_its_own_ignored_folder_and_leaves_dot_venv_alone(tmp_path):
     assert (learner_venv / "bin" / "marker").read_text() == "the learner's own environment"
     assert any("-m pytest" in c for c in calls) and any("pip install -e" in c for c in calls)
     assert any("pip install -c .ci/lower-bounds.txt -e" in c for c in calls)
+    # PyTorch in the first environment only, by the one spec that installs a local CPU build
+    torch = [i for i, c in enumerate(calls) if "torch" in c]
+    assert [calls[i] for i in torch] == ["python -m pip install torch==2.13.0"]
+    assert torch[0] < calls.index(next(c for c in calls if " -m venv .ci/venv-lower" in c))
     assert any("--nbval-lax" in c and c.endswith("solutions") for c in calls)
     # The folders are ignored by git in the real repository, so they never get committed.
     for folder in folders:
