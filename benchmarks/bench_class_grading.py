@@ -12,6 +12,7 @@ of each and its speed-up over the first. Each run must give the same gradebook.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=30)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--timeout", type=float, default=10, help="per cell, seconds")
+    parser.add_argument("--json", type=Path, help="also write the times to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "class"
@@ -47,6 +49,10 @@ def main() -> int:
             print(f"  {workers} worker{'s' if workers > 1 else ' '}: {times[-1]:6.1f} s  "
                   f"speed-up {times[0] / times[-1]:.2f}x", flush=True)
         same = all(book == books[0] for book in books)
+        if args.json:
+            args.json.write_text(json.dumps({"lesson": args.lesson, "n": args.n,
+                                             "workers": args.workers, "seconds": times,
+                                             "same": same}))
         print("same gradebook from every run" if same else "GRADEBOOKS DIFFER")
         return 0 if same else 1
 

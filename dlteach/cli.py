@@ -155,6 +155,14 @@ def _grade_class(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    script = _course_dir(args) / "benchmarks" / "run.py"
+    if not script.is_file():
+        raise CourseError(f"{script} does not exist: the benchmarks come with the course "
+                          "folder (a clone of the repository), not with the package alone.")
+    return subprocess.call([sys.executable, str(script), *args.bench_args])
+
+
 def cmd_refresh(args: argparse.Namespace) -> int:
     from dlteach.tools.refresh import RefreshError, refresh
 
@@ -339,6 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads_option(p)
     p.set_defaults(func=cmd_grade)
 
+    p = sub.add_parser("bench", help="run every benchmark (layers against PyTorch, grading on "
+                                     "a busy machine, a class in parallel) and print one table",
+                       add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER,
+                   help="options of benchmarks/run.py (--help lists them)")
+    p.set_defaults(func=cmd_bench)
+
     p = sub.add_parser("refresh", help="re-run solution notebooks in place, then regenerate "
                                        "notebooks/")
     p.add_argument("lessons", nargs="*", metavar="LESSON",
@@ -371,7 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """Parse ``argv``; for ``open``, everything after the first ``--`` is kept, unparsed,
-    as ``jupyterlab_args`` (JupyterLab's own options). Other commands parse it as usual."""
+    as ``jupyterlab_args`` (JupyterLab's own options); for ``bench``, everything after
+    it, as ``bench_args``. Other commands parse it as usual."""
+    if "bench" in argv:  # everything after it belongs to benchmarks/run.py, --help too
+        at = argv.index("bench")
+        args = parser.parse_args(argv[:at + 1])
+        if args.command == "bench":
+            args.bench_args = argv[at + 1:]
+            return args
     cut = argv.index("--") if "--" in argv else -1
     if cut >= 0 and "open" in argv[:cut]:
         args = parser.parse_args(argv[:cut])
