@@ -88,14 +88,42 @@ from dlteach.attention import (
     scaled_dot_product_attention, scaled_dot_product_attention_backward,
 )
 from dlteach.seq2seq import Seq2Seq
+from dlteach.sentiment import (
+    LSTMClassifier, Reviews, bag_of_words, last_hidden_state, last_hidden_state_backward,
+    make_reviews,
+)
+from dlteach.dates import (
+    char_vocabularies, date_translator, decode_chars, encode_chars, exact_match,
+    make_date_pairs, translate, write_date,
+)
+from dlteach.stories import (
+    MemoryQA, Stories, accuracy_by_kind, encode_stories, make_stories, position_encoding,
+    story_text, story_vocabulary,
+)
 # --- end section ---
 
 # --- section: vision and diagnosis ---
 from dlteach.upsampling import ConvTranspose2D, Upsample2D
 from dlteach.segmentation import PixelCrossEntropy, pixel_accuracy, segmentation_iou
 from dlteach.boxes import box_areas, box_iou, decode_boxes, draw_boxes, draw_mask, encode_boxes
-from dlteach.diagnosis import (
-    calibration_curve, class_weights, confusion_at_threshold, precision, roc_auc, roc_curve,
-    sensitivity, specificity,
+from dlteach.scenes import (
+    SHAPE_NAMES, Canvases, Scenes, digit_ids, draw_labels, make_detection_canvases,
+    make_shape_scenes,
 )
+from dlteach.detection import (
+    DetectionLoss, Detector, build_detector, conv_trunk, decode_predictions, detection_scores,
+    detection_targets, fcn, paired_box_iou, smooth_l1,
+)
+from dlteach.diagnosis import (
+    bootstrap_metric, calibration_curve, class_weights, confusion_at_threshold, precision,
+    roc_auc, roc_curve, sensitivity, specificity, threshold_for_sensitivity, wilson_interval,
+)
+from dlteach.microscopy import (
+    Nuclei, Slides, label_regions, make_slides, measure_nuclei, otsu_threshold, segment_nuclei,
+    slide_features,
+)
+# --- end section ---
+
+# --- section: to PyTorch (torch is imported only when these are called) ---
+from dlteach.torch_bridge import from_torch, to_torch
 # --- end section ---

@@ -224,6 +224,12 @@ def seeded_case(seed: int, label: str, dtype: str = "", **draws: object) -> Case
     return Case(tuple(made[name] for name in draws), label=label, rebuild=line)
 
 
+def normal_code(*shape: int, scale: float = 1.0) -> str:
+    """Code drawing normal random numbers of this shape from ``rng``, for a
+    :func:`seeded_case` argument: ``normal_code(4, 3, scale=0.5)``."""
+    return f"rng.normal({'' if scale == 1 else f'scale={scale}, '}size={shape})"
+
+
 # ---------------------------------------------------------------- formatting
 
 
@@ -464,7 +470,9 @@ def check_function(
     if wrong_type is not None:  # reported once every value is right: values tell more
         return _failed(exercise, **wrong_type)  # type: ignore[arg-type]
     if dtypes:
-        verdict = check_function(_dtypes_of(student_fn), _dtypes_of(reference_fn), case_list,
+        # A case's own hint is about its values: a dtype problem gets the dtype hint.
+        plain = [replace(case, hint="") for case in case_list]
+        verdict = check_function(_dtypes_of(student_fn), _dtypes_of(reference_fn), plain,
                                  exercise=exercise, hint=dtype_hint, setup=setup)
         if verdict.status != PASSED:
             return verdict

@@ -21,17 +21,24 @@ is the chance that a random ill patient scores higher than a random healthy one.
 Imbalanced training: :func:`class_weights` gives balanced weights for the
 ``class_weights=`` option of SoftmaxCrossEntropy, BinaryCrossEntropy and
 PixelCrossEntropy.
+
+A screening test fixes the sensitivity it needs first: :func:`threshold_for_sensitivity`
+finds the highest threshold that reaches it. A rate measured on 100-odd patients is
+uncertain: :func:`wilson_interval` gives a confidence interval for a proportion, and
+:func:`bootstrap_metric` resamples a test set to show how much a rate could vary.
 """
 
 from __future__ import annotations
 
 from numbers import Real
+from statistics import NormalDist
 
 import numpy as np
 
 from dlteach.errors import InvalidValueError, ShapeError
 from dlteach.losses import _PRED_HINT
 from dlteach.validation import (
+    as_rng,
     check_array,
     check_finite,
     check_labels,
@@ -166,7 +173,7 @@ def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
     """
     owner = "roc_curve"
     t, s, n_pos, n_neg = _labels_and_scores(y_true, scores, owner)
-    order = np.argsort(-s, kind="stable")
+    order = np.argsort(s, kind="stable")[::-1]  # highest first; -s would wrap unsigned ints
     s, t = s[order], t[order]
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the end of each run of ties
     tps = np.cumsum(t)[last]
@@ -245,3 +252,95 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
             f"so no weight can balance them; pass the labels of the whole training set."
         )
     return len(labels) / (k * counts)
+
+
+def threshold_for_sensitivity(y_true: np.ndarray, scores: np.ndarray, target: float) -> float:
+    """The highest threshold t whose sensitivity (score >= t is positive) is >= target.
+
+    t is always one of the positives' scores: with the positives' scores sorted from the
+    highest, it is the k-th one for the smallest k with k / P >= target (P positives,
+    the division done in floating point as :func:`sensitivity` does, so that 7/10 reaches
+    a target of 0.7). Tied scores count together: the sensitivity at t may exceed target.
+    y_true: (N,) labels 0/1 with at least one positive;  scores: (N,);  target in (0, 1].
+    """
+    owner = "threshold_for_sensitivity"
+    t = _binary(y_true, owner=owner, name="y_true")
+    s = _scores(scores, owner=owner)
+    check_same_length(t, s, owner=owner, names=("y_true", "scores"))
+    if (isinstance(target, bool) or not isinstance(target, Real) or np.isnan(target)
+            or not 0 < target <= 1):
+        raise InvalidValueError(
+            f"{owner}: target must be a sensitivity in (0, 1], got {target!r}."
+        )
+    positives = -np.sort(-s[t == 1].astype(np.float64))  # the positives' scores, highest first
+    n_pos = len(positives)
+    if n_pos == 0:
+        raise InvalidValueError(f"{owner}: y_true holds no positive (1) example, so no "
+                                "threshold has a sensitivity.")
+    reached = np.arange(1, n_pos + 1) / n_pos >= target  # the sensitivity at each k
+    return float(positives[int(np.argmax(reached))])
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score confidence interval (low, high) for a proportion successes / n.
+
+    With z the normal quantile of the level (1.96 for 0.95) and p = successes / n::
+
+        centre = (p + z^2 / 2n) / (1 + z^2 / n)
+        half   = z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / 4n^2)
+
+    Unlike p +- z sqrt(p (1 - p) / n), it stays inside [0, 1] and does not shrink to a
+    single point when p is 0 or 1 (30 of 30 found is not proof of a perfect test).
+    """
+    owner = "wilson_interval"
+    k = check_positive_int(successes, owner=owner, name="successes", minimum=0)
+    m = check_positive_int(n, owner=owner, name="n")
+    if k > m:
+        raise InvalidValueError(f"{owner}: successes ({k}) cannot exceed n ({m}).")
+    if isinstance(level, bool) or not isinstance(level, Real) or not 0 < level < 1:
+        raise InvalidValueError(f"{owner}: level must be in (0, 1), got {level!r}.")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p, z2 = k / m, z * z
+    denominator = 1 + z2 / m
+    centre = (p + z2 / (2 * m)) / denominator
+    half = z / denominator * np.sqrt(p * (1 - p) / m + z2 / (4 * m * m))
+    # At p = 0 (or 1) the bound is exactly 0 (or 1); rounding would leave 1e-17.
+    low = 0.0 if k == 0 else max(0.0, float(centre - half))
+    return low, 1.0 if k == m else min(1.0, float(centre + half))
+
+
+_BOOTSTRAP_METRICS = ("accuracy", "sensitivity", "specificity", "precision")
+
+
+def bootstrap_metric(y_true: np.ndarray, y_pred: np.ndarray, metric: str = "accuracy", *,
+                     n_boot: int = 2000, seed: int | np.random.Generator | None = 0
+                     ) -> np.ndarray:
+    """The metric on n_boot bootstrap resamples of a test set: (n_boot,) float64.
+
+    Each resample draws N examples from the N with replacement, as if a new test set of
+    the same size had been collected; the spread of the values shows how much the
+    metric could change by the luck of which patients were tested. A resample without
+    any example the metric needs (no positive for the sensitivity) gives nan.
+    y_true, y_pred: (N,) labels 0/1;  metric: "accuracy", "sensitivity", "specificity"
+    or "precision". All resamples at once: no Python loop.
+    """
+    owner = "bootstrap_metric"
+    t = _binary(y_true, owner=owner, name="y_true")
+    p = _binary(y_pred, owner=owner, name="y_pred")
+    check_same_length(t, p, owner=owner, names=("y_true", "y_pred"))
+    if metric not in _BOOTSTRAP_METRICS:
+        raise InvalidValueError(
+            f"{owner}: metric must be one of {list(_BOOTSTRAP_METRICS)}, got {metric!r}."
+        )
+    b = check_positive_int(n_boot, owner=owner, name="n_boot")
+    rng = as_rng(seed, owner=owner)
+    idx = rng.integers(0, len(t), size=(b, len(t)))
+    code = 2 * t + p  # 0 tn, 1 fp, 2 fn, 3 tp
+    counts = np.bincount((code[idx] + 4 * np.arange(b)[:, None]).ravel(),
+                         minlength=4 * b).reshape(b, 4).astype(np.float64)
+    tn, fp, fn, tp = counts.T
+    num, den = {"accuracy": (tn + tp, counts.sum(axis=1)), "sensitivity": (tp, tp + fn),
+                "specificity": (tn, tn + fp), "precision": (tp, tp + fp)}[metric]
+    out = np.full(b, np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out

@@ -20,6 +20,10 @@ class DTypeError(DLTeachError, TypeError):
     """An array has the wrong dtype (for example integers where floats are needed)."""
 
 
+class UnsupportedLayerError(DLTeachError, TypeError):
+    """A layer (or module) that a conversion has no counterpart for."""
+
+
 class InvalidValueError(DLTeachError, ValueError):
     """A value is out of range: a negative learning rate, a label >= n_classes, empty data."""
 

@@ -164,7 +164,8 @@ class WordVocab:
                 f"{owner}: the word {tokens[where]!r} (token {where}) is not in the "
                 f"vocabulary, and it has no {UNK!r} token to stand for unknown words."
             )
-        ids = [self.bos_id] * bool(add_bos) + ids + [self.eos_id] * bool(add_eos)
+        # bos_id / eos_id raise for a vocabulary without "<s>" / "</s>": ask only if needed
+        ids = ([self.bos_id] if add_bos else []) + ids + ([self.eos_id] if add_eos else [])
         return np.array(ids, dtype=np.int64)
 
     def to_tokens(self, ids: np.ndarray, *, strip: bool = True) -> list[str]:

@@ -44,6 +44,23 @@ def flat(message: str) -> str:
     return " ".join(message.split())
 
 
+def failed_at(verdict, label: str, *hint_fragments: str) -> None:
+    """The verdict failed on the case labelled ``label``, its hint showing the fragments."""
+    assert verdict.status == "failed", verdict.text()
+    assert label in verdict.message, verdict.message
+    for fragment in hint_fragments:
+        assert fragment in flat(verdict.message), (fragment, verdict.message)
+
+
+def quiet(check, fn):
+    """check(fn) with NumPy's overflow and invalid-value warnings silenced (wrong answers
+    that overflow are the point of some cases)."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        return check(fn)
+
+
 def assert_failed_showing(verdict, *fragments: str) -> None:
     """The verdict failed, and its message shows each fragment word for word."""
     assert verdict.status == "failed", verdict.text()

@@ -105,6 +105,10 @@ SEQ2SEQ = {"src": np.ones((2, 3), dtype=int), "dec_in": np.ones((2, 2), dtype=in
            "src_mask": np.ones((2, 3))}
 
 
+STORY = {"story": np.ones((2, 3, 2), dtype=int), "question": np.ones((2, 2), dtype=int),
+         "story_mask": np.ones((2, 3), dtype=bool)}
+
+
 def _attention_layer(make, name):
     return lambda bad: make().forward(**dict(ATTN, **{name: bad}))
 
@@ -304,6 +308,24 @@ CALLS = {
         lambda: dl.AdditiveAttention(2, 2, 2, rng=0), name) for name in ATTN},
     **{("Seq2Seq", "forward", name): (lambda bad, name=name: dl.Seq2Seq(5, 5, 2, 2, rng=0).forward(
         **dict(SEQ2SEQ, **{name: bad}))) for name in SEQ2SEQ},
+    # lesson 6: sentiment
+    ("bag_of_words", "", "ids"): lambda bad: dl.bag_of_words(bad, 5),
+    ("last_hidden_state", "", "h"): lambda bad: dl.last_hidden_state(bad, np.ones((2, 3))),
+    ("last_hidden_state", "", "mask"): lambda bad: dl.last_hidden_state(SEQ, bad),
+    ("last_hidden_state_backward", "", "grad"): lambda bad: dl.last_hidden_state_backward(
+        bad, np.ones((2, 3))),
+    ("last_hidden_state_backward", "", "mask"): lambda bad: dl.last_hidden_state_backward(
+        np.zeros((2, 2)), bad),
+    ("LSTMClassifier", "forward", "tokens"): _layer_forward(
+        lambda: dl.LSTMClassifier(5, 2, 2, rng=0)),
+    # lesson 7: dates and stories
+    ("decode_chars", "", "tokens"): lambda bad: dl.decode_chars(bad, dl.char_vocabularies()[1]),
+    ("position_encoding", "", "words"): lambda bad: dl.position_encoding(bad, 3),
+    ("accuracy_by_kind", "", "predicted"): lambda bad: dl.accuracy_by_kind(
+        bad, dl.make_stories(2, seed=0)),
+    **{("MemoryQA", "forward", name): (lambda bad, name=name: dl.MemoryQA(5, 2, 2, 3, rng=0)
+                                        .forward(**dict(STORY, **{name: bad})))
+       for name in STORY},
     # lessons 8-9: vision beyond classification, diagnosis
     ("Upsample2D", "forward", "x"): _layer_forward(dl.Upsample2D),
     ("ConvTranspose2D", "forward", "x"): _layer_forward(lambda: dl.ConvTranspose2D(1, 1, 2, rng=0)),
@@ -330,6 +352,25 @@ CALLS = {
     ("draw_boxes", "", "boxes"): _on_axes(dl.draw_boxes),
     ("draw_mask", "", "image"): _on_axes(lambda ax, bad: dl.draw_mask(ax, bad, np.zeros((2, 2)))),
     ("draw_mask", "", "mask"): _on_axes(lambda ax, bad: dl.draw_mask(ax, np.zeros((2, 2)), bad)),
+    ("draw_labels", "", "image"): _on_axes(
+        lambda ax, bad: dl.draw_labels(ax, bad, np.zeros((2, 2), dtype=int))),
+    ("draw_labels", "", "labels"): _on_axes(
+        lambda ax, bad: dl.draw_labels(ax, np.zeros((2, 2)), bad)),
+    ("paired_box_iou", "", "a"): lambda bad: dl.paired_box_iou(bad, BOXES),
+    ("paired_box_iou", "", "b"): lambda bad: dl.paired_box_iou(BOXES, bad),
+    ("smooth_l1", "", "d"): lambda bad: dl.smooth_l1(bad, 1.0),
+    ("detection_targets", "", "labels"): lambda bad: dl.detection_targets(bad, BOXES, (9, 9)),
+    ("detection_targets", "", "boxes"): lambda bad: dl.detection_targets(
+        np.zeros(len(BOXES), dtype=int), bad, (9, 9)),
+    ("decode_predictions", "", "out"): lambda bad: dl.decode_predictions(bad, (4, 4)),
+    **{("detection_scores", "", name): lambda bad, name=name: dl.detection_scores(
+        **({"out": np.zeros((len(BOXES), 6)), "labels": np.zeros(len(BOXES), dtype=int),
+            "boxes": BOXES} | {name: bad}), image_size=(9, 9))
+       for name in ("out", "labels", "boxes")},
+    ("Detector", "forward", "x"): _layer_forward(
+        lambda: dl.Detector(dl.Flatten(), dl.Dense(4, 2, rng=0), dl.Dense(4, 4, rng=1))),
+    ("DetectionLoss", "forward", "pred"): lambda bad: dl.DetectionLoss()(bad, np.zeros((2, 5))),
+    ("DetectionLoss", "forward", "target"): lambda bad: dl.DetectionLoss()(np.zeros((2, 6)), bad),
     ("calibration_curve", "", "y_true"): _binary_call(dl.calibration_curve, "y_true",
                                                       ("y_true", "probs")),
     ("calibration_curve", "", "probs"): _binary_call(dl.calibration_curve, "probs",
@@ -341,6 +382,20 @@ CALLS = {
     **{(fn.__name__, "", name): _binary_call(fn, name, ("y_true", "y_pred"))
        for fn in (dl.sensitivity, dl.specificity, dl.precision)
        for name in ("y_true", "y_pred")},
+    **{("threshold_for_sensitivity", "", name): _binary_call(
+        lambda **kw: dl.threshold_for_sensitivity(**kw, target=0.5), name)
+       for name in ("y_true", "scores")},
+    **{("bootstrap_metric", "", name): _binary_call(
+        lambda **kw: dl.bootstrap_metric(**kw, n_boot=3), name, ("y_true", "y_pred"))
+       for name in ("y_true", "y_pred")},
+    ("label_regions", "", "foreground"): lambda bad: dl.label_regions(bad),
+    ("otsu_threshold", "", "images"): lambda bad: dl.otsu_threshold(bad),
+    ("segment_nuclei", "", "images"): lambda bad: dl.segment_nuclei(bad),
+    ("segment_nuclei", "", "threshold"): lambda bad: dl.segment_nuclei(
+        np.zeros((1, 4, 4)), threshold=bad),
+    ("measure_nuclei", "", "images"): lambda bad: dl.measure_nuclei(
+        bad, np.zeros((1, 4, 4), dtype=np.int64)),
+    ("measure_nuclei", "", "labels"): lambda bad: dl.measure_nuclei(np.zeros((1, 4, 4)), bad),
 }
 
 # Signatures that mention arrays but take no user array-like there, with the reason.

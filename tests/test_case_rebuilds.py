@@ -11,10 +11,22 @@ import pytest
 
 from dlteach import checking
 from dlteach.checking import rebuilt_inputs
-from dlteach.exercises import lesson01, lesson02, lesson03, lesson04, lesson05
+from dlteach.exercises import (
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson04,
+    lesson05,
+    lesson06,
+    lesson07,
+    lesson08,
+    lesson09,
+    lesson10,
+)
 from dlteach.feedback import _equal, _too_big
 
-LESSONS = (lesson01, lesson02, lesson03, lesson04, lesson05)
+LESSONS = (lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08,
+           lesson09, lesson10)
 
 
 def _cases_of(module, monkeypatch) -> list[tuple[str, checking.Case, str, object]]:

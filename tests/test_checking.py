@@ -378,3 +378,19 @@ def test_a_seeded_case_holds_what_its_rebuild_line_draws():
     for name, value in zip("xwz", case.args, strict=True):
         np.testing.assert_array_equal(rebuilt[name], value)
         assert rebuilt[name].dtype == value.dtype
+
+
+def test_a_dtype_problem_shows_the_dtype_hint_even_on_a_case_with_its_own_hint():
+    cases = [Case((np.array([1.0, 2.0], dtype=np.float32), 2.0), hint="about the values")]
+    v = check_function(lambda x, s: x.astype(float) * s, _scaled, cases, exercise="scale",
+                       dtypes=True, dtype_hint="the dtype hint")
+    assert "hint: the dtype hint" in v.message and "about the values" not in v.message
+
+
+def test_normal_code_draws_from_the_cases_generator():
+    from dlteach.checking import normal_code
+
+    assert normal_code(4, 3) == "rng.normal(size=(4, 3))"
+    case = seeded_case(2, "normal", x=normal_code(4, 3, scale=0.5))
+    np.testing.assert_array_equal(case.args[0],
+                                  np.random.default_rng(2).normal(scale=0.5, size=(4, 3)))

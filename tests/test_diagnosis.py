@@ -15,6 +15,7 @@ from sklearn.metrics import roc_curve as sk_roc_curve
 from sklearn.utils.class_weight import compute_class_weight
 
 from dlteach.diagnosis import (
+    bootstrap_metric,
     calibration_curve,
     class_weights,
     confusion_at_threshold,
@@ -23,6 +24,8 @@ from dlteach.diagnosis import (
     roc_curve,
     sensitivity,
     specificity,
+    threshold_for_sensitivity,
+    wilson_interval,
 )
 from dlteach.errors import InvalidValueError, ShapeError
 
@@ -178,3 +181,108 @@ def test_balanced_weights_make_the_loss_a_mean_over_classes():
     want = np.mean([per_example[y == k].mean() for k in range(3)])
     loss = SoftmaxCrossEntropy(class_weights=class_weights(y, 3))
     assert loss(logits, y) == pytest.approx(want, rel=1e-12)
+
+
+# ---------------------------------------------------------------- screening thresholds
+
+
+def _highest_threshold_by_search(y, s, target):
+    """The definition, by brute force: every score tried, the highest that reaches target."""
+    ok = [t for t in np.unique(s) if sensitivity(y, (s >= t).astype(int)) >= target]
+    return max(ok)
+
+
+def test_threshold_for_sensitivity_by_hand():
+    y = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 1])
+    s = np.array([0.9, 0.95, 0.8, 0.8, 0.5, 0.7, 0.1, 0.6, 0.55, 0.4, 0.3, 0.35, 0.2, 0.65,
+                  0.05])  # 11 positives; 0.8 twice
+    assert threshold_for_sensitivity(y, s, 1 / 11) == 0.9
+    assert threshold_for_sensitivity(y, s, 2 / 11) == 0.8  # ties: 0.8 finds 3 of 11
+    assert threshold_for_sensitivity(y, s, 3 / 11) == 0.8
+    assert threshold_for_sensitivity(y, s, 0.5) == 0.55  # 6 of 11 >= 0.5, 5 of 11 is not
+    assert threshold_for_sensitivity(y, s, 1.0) == 0.05
+    # Targets met exactly, where a formula on target * P rounds the wrong way:
+    # ceil(0.55 * 100) is 56 and floor((1 - 0.9) * 10) is 0 in floating point.
+    assert 0.55 * 100 > 55 and (1 - 0.9) * 10 < 1
+    y100, s100 = np.ones(100, dtype=int), np.arange(100, 0, -1) / 100
+    assert threshold_for_sensitivity(y100, s100, 0.55) == 0.46  # 55 of 100
+    y10, s10 = np.ones(10, dtype=int), np.arange(10, 0, -1) / 10
+    assert threshold_for_sensitivity(y10, s10, 0.9) == 0.2  # 9 of 10
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(-5, 5)), min_size=1, max_size=30),
+       st.integers(1, 20), st.sampled_from([1e-12, 1.0, 1e12]))
+def test_threshold_for_sensitivity_is_the_highest_that_reaches_the_target(rows, k, scale):
+    y = np.array([int(a) for a, _ in rows] + [1])  # at least one positive
+    s = np.array([b for _, b in rows] + [0], dtype=np.float64) * scale
+    target = min(1.0, k / 20)
+    t = threshold_for_sensitivity(y, s, target)
+    assert t == _highest_threshold_by_search(y, s, target)
+    assert t in s[y == 1]
+
+
+def test_threshold_for_sensitivity_errors():
+    with pytest.raises(InvalidValueError, match=r"^threshold_for_sensitivity: target must"):
+        threshold_for_sensitivity(Y, S, 0.0)
+    with pytest.raises(InvalidValueError, match=r"^threshold_for_sensitivity: target must"):
+        threshold_for_sensitivity(Y, S, 1.5)
+    with pytest.raises(InvalidValueError, match=r"no positive \(1\) example"):
+        threshold_for_sensitivity(np.zeros(3, dtype=int), np.arange(3.0), 0.5)
+
+
+# ---------------------------------------------------------------- uncertainty
+
+
+def test_wilson_interval_against_scipy_and_by_hand():
+    from scipy.stats import binomtest
+
+    for k, n in [(30, 32), (40, 42), (0, 10), (10, 10), (57, 114), (1, 3)]:
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        np.testing.assert_allclose(wilson_interval(k, n), (ci.low, ci.high), atol=1e-12)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+    # z^2 / (n + z^2) is the upper bound at 0 successes.
+    z = 1.959963984540054
+    assert wilson_interval(0, 10)[1] == pytest.approx(z * z / (10 + z * z), rel=1e-12)
+    low90, high90 = wilson_interval(30, 32, level=0.9)
+    low95, high95 = wilson_interval(30, 32)
+    assert low95 < low90 < 30 / 32 < high90 < high95
+    with pytest.raises(InvalidValueError, match=r"^wilson_interval: successes \(5\) cannot"):
+        wilson_interval(5, 4)
+    with pytest.raises(InvalidValueError, match=r"^wilson_interval: level must be in"):
+        wilson_interval(1, 4, level=95)
+
+
+def test_bootstrap_metric_resamples_the_test_set():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    pred = np.where(rng.random(60) < 0.2, 1 - y, y)
+    for metric, fn in [("sensitivity", sensitivity), ("specificity", specificity),
+                       ("precision", precision),
+                       ("accuracy", lambda a, b: float(np.mean(a == b)))]:
+        got = bootstrap_metric(y, pred, metric, n_boot=50, seed=3)
+        draw = np.random.default_rng(3).integers(0, 60, size=(50, 60))  # the same resamples
+        want = [fn(y[i], pred[i]) for i in draw]
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert got.dtype == np.float64 and got.shape == (50,)
+    # a test set of 2 positives among 40: some resamples hold none -> nan, no warning
+    y = np.r_[np.ones(2, dtype=int), np.zeros(38, dtype=int)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = bootstrap_metric(y, y, "sensitivity", n_boot=200, seed=0)
+    assert np.isnan(values).any() and np.nanmin(values) == 1.0
+    np.testing.assert_array_equal(bootstrap_metric(y, y, n_boot=5, seed=1), 1.0)
+    with pytest.raises(InvalidValueError, match=r"^bootstrap_metric: metric must be one of"):
+        bootstrap_metric(y, y, "auc")
+
+
+def test_roc_curve_of_unsigned_integer_scores():
+    # -scores wraps around for unsigned integers (-0 stays 0, -1 is 255): sort otherwise.
+    y = np.array([1, 0, 1, 0, 0, 1])
+    s = np.array([0, 3, 255, 1, 0, 7], dtype=np.uint8)
+    fpr, tpr, thresholds = roc_curve(y, s)
+    want_fpr, want_tpr, want_t = sk_roc_curve(y, s, drop_intermediate=False)
+    np.testing.assert_array_equal(fpr, want_fpr)
+    np.testing.assert_array_equal(tpr, want_tpr)
+    np.testing.assert_array_equal(thresholds[1:], [255, 7, 3, 1, 0])
+    np.testing.assert_array_equal(thresholds[1:], want_t[1:])
+    assert roc_auc(y, s) == pytest.approx(roc_auc_score(y, s))

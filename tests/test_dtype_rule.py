@@ -26,11 +26,14 @@ from dlteach import (
     Conv2D,
     ConvTranspose2D,
     Dense,
+    Detector,
     DotProductAttention,
     Embedding,
     Flatten,
     Layer,
+    LSTMClassifier,
     MaxPool2D,
+    MemoryQA,
     ReLU,
     Seq2Seq,
     Sequential,
@@ -77,6 +80,22 @@ def _seq2seq_inputs(vocab_size: int, t_out: int):
     return make
 
 
+def _story_inputs(vocab_size: int, question_words: int):
+    """An input maker for MemoryQA: (stories of the given shape (N, M, J), padded with 0
+    sentences and words, questions (N, question_words), both as whole numbers in x's
+    dtype, the story mask (N, M))."""
+
+    def make(rng, shape, dtype):
+        n, m, _ = shape
+        mask = np.arange(m) < rng.integers(1, m + 1, size=n)[:, None]
+        mask[0] = True
+        story = np.where(mask[..., None], rng.integers(1, vocab_size, size=shape), 0)
+        question = rng.integers(1, vocab_size, size=(n, question_words))
+        return story.astype(dtype), question.astype(dtype), mask
+
+    return make
+
+
 # class -> factories; each factory takes the parameters' dtype and returns
 # (a layer whose parameters have that dtype, the shape of an input batch), optionally
 # followed by a function (rng, shape, dtype) -> input batch (default: standard normal).
@@ -98,6 +117,13 @@ FACTORIES = {
         lambda dt: (AvgPool2D(3, stride=2), (2, 3, 7, 8)),
     ],
     Flatten: [lambda dt: (Flatten(), (2, 3, 4, 5))],
+    Detector: [
+        lambda dt: (
+            Detector(Sequential(Conv2D(2, 3, 3, padding=1, rng=0, dtype=dt), ReLU(), Flatten()),
+                     Dense(3 * 4 * 4, 5, rng=1, dtype=dt), Dense(3 * 4 * 4, 4, rng=2, dtype=dt)),
+            (3, 2, 4, 4),
+        ),
+    ],
     Upsample2D: [
         lambda dt: (Upsample2D(2), (2, 3, 3, 4)),
         lambda dt: (Upsample2D((1, 3)), (1, 2, 3, 2)),
@@ -131,6 +157,12 @@ FACTORIES = {
         ),
     ],
     Embedding: [lambda dt: (Embedding(7, 3, rng=0, dtype=dt), (2, 5), _tokens(7))],
+    LSTMClassifier: [  # token ids padded at the end with 0: lengths 5 and 2
+        lambda dt: (LSTMClassifier(7, 3, 4, rng=0, dtype=dt), (2, 5),
+                    lambda rng, shape, dtype: np.where(np.arange(5) < [[5], [2]],
+                                                       rng.integers(1, 7, size=shape),
+                                                       0).astype(dtype)),
+    ],
     RNN: [
         lambda dt: (RNN(3, 4, rng=0, dtype=dt), (2, 5, 3)),
         lambda dt: (RNN(3, 4, return_sequences=False, rng=0, dtype=dt), (2, 5, 3)),
@@ -154,6 +186,9 @@ FACTORIES = {
                     (2, 3), _seq2seq_inputs(5, 4)),
         lambda dt: (Seq2Seq(6, 5, 3, 4, attention=None, rng=2, dtype=dt), (2, 3),
                     _seq2seq_inputs(5, 2)),
+    ],
+    MemoryQA: [
+        lambda dt: (MemoryQA(7, 4, 3, 5, rng=0, dtype=dt), (3, 4, 3), _story_inputs(7, 2)),
     ],
 }
 

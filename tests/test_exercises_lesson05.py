@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from lesson_exercise_tests import LessonExerciseTests, assert_failed_showing, flat
+from lesson_exercise_tests import LessonExerciseTests, assert_failed_showing, failed_at, flat
 
 import dlteach as dl
 from dlteach import optim
@@ -64,15 +64,6 @@ REFERENCES = {
     "clip_grad_norm": clip_grad_norm,
     "softmax_with_temperature": softmax_with_temperature,
 }
-
-
-
-def failed_at(verdict, label: str, *hint_fragments: str) -> None:
-    """The verdict failed on the case labelled ``label``, its hint showing the fragments."""
-    assert verdict.status == "failed", verdict.text()
-    assert label in verdict.message, verdict.message
-    for fragment in hint_fragments:
-        assert fragment in flat(verdict.message), (fragment, verdict.message)
 
 
 # ---------------------------------------------------------------- the library agrees

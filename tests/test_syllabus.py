@@ -47,11 +47,18 @@ MODULE_ORDER = [
     "masking",
     "attention",
     "seq2seq",
+    "sentiment",  # lesson 6: generated reviews, bag of words, sequence classifier
+    "dates",  # lesson 7: written dates to translate
+    "stories",  # lesson 7: stories, questions, attention over sentences
     # lessons 8-9: vision beyond classification, diagnosis
     "upsampling",
     "segmentation",
     "boxes",
+    "scenes",  # lesson 8: generated canvases and shape scenes
+    "detection",  # lesson 8: class and box heads
     "diagnosis",
+    "microscopy",  # lesson 9: generated cell nuclei, measured
+    "torch_bridge",  # lesson 10: the same models in PyTorch (torch imported lazily)
 ]
 # Course tooling and per-lesson exercise checks may use any library module.
 EXEMPT_PREFIXES = ("exercises", "tools", "cli", "__main__", "__init__")

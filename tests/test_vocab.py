@@ -63,6 +63,9 @@ def test_min_count_max_size_and_specials():
         plain.encode("a e")
     with pytest.raises(InvalidValueError, match=r"no '<s>' token; the specials are \('<pad>',\)"):
         plain.bos_id  # noqa: B018
+    assert plain.encode("b a d").tolist() == [2, 1, 4]  # no <s>/</s> needed unless asked for
+    with pytest.raises(InvalidValueError, match=r"no '</s>' token"):
+        plain.encode("a", add_eos=True)
     with pytest.raises(InvalidValueError, match=r"^WordVocab: specials must be distinct"):
         WordVocab(texts, specials=("<pad>", "<pad>"))
     with pytest.raises(InvalidValueError, match=r"^WordVocab: min_count must be at least 1"):

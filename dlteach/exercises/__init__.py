@@ -37,6 +37,14 @@ LESSON_EXERCISES: dict[str, tuple[str, ...]] = {
         "rnn_step", "rnn_step_backward", "lstm_step", "lstm_cell_grad", "clip_grad_norm",
         "softmax_with_temperature",
     ),
+    "06_language": ("pad_with_mask", "bag_of_words", "embedding_backward", "last_hidden_state"),
+    "07_attention": (
+        "masked_softmax", "scaled_dot_product_attention", "attention_decoder_step",
+    ),
+    "08_vision": ("box_iou", "upsample_nearest", "upsample_nearest_backward",
+                  "pixel_cross_entropy"),
+    "09_healthcare": ("sensitivity_specificity", "roc_points", "threshold_for_sensitivity"),
+    "10_to_pytorch": ("linear_weights", "lstm_weights", "channels_last"),
 }
 
 

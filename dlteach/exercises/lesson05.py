@@ -16,6 +16,7 @@ every dlteach layer.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from dlteach.checking import (
     graded,
     seeded_case,
 )
+from dlteach.checking import normal_code as _normal
 from dlteach.core import Parameter
 from dlteach.exercises import LESSON_EXERCISES
 from dlteach.lstm import lstm_step_backward as _lstm_step_backward
@@ -37,6 +39,8 @@ from dlteach.recurrent import rnn_step_backward as _rnn_step_backward
 from dlteach.recurrent import rnn_step_forward as _rnn_step_forward
 
 LESSON = "05_rnn_lstm"
+# Every check: the values on every case, then, once they are all right, the dtypes.
+_check = partial(check_with_case_hints, dtypes=True)
 EXERCISES = LESSON_EXERCISES[LESSON]
 
 # A correct float32 LSTM step using another form of tanh or of the sigmoid was measured
@@ -95,18 +99,6 @@ def softmax_with_temperature(scores: Array, temperature: float) -> Array:
 
 
 # ---------------------------------------------------------------- cases and dtypes
-
-
-def _normal(*shape: int, scale: float = 1.0) -> str:
-    """Code drawing normal random numbers of this shape from ``rng``."""
-    return f"rng.normal({'' if scale == 1 else f'scale={scale}, '}size={shape})"
-
-
-def _check(fn: object, reference: Callable, cases: list[tuple[Case, str | None]], *,
-           exercise: str, hint: str, **options: object) -> Verdict:
-    """The values on every case, then, once they are all right, the dtypes of the results."""
-    return check_with_case_hints(fn, reference, cases, exercise=exercise, hint=hint,
-                                 dtypes=True, **options)
 
 
 _OVERFLOW = "e^1000 is inf, and inf / inf is nan"

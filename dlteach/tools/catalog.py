@@ -51,6 +51,21 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("05_rnn_lstm", "Recurrent networks and the LSTM",
            "a network that reads a sequence, backpropagation through time, vanishing "
            "gradients measured, the LSTM's gates, and a character-level language model"),
+    Lesson("06_language", "Language and sentiment",
+           "words as vectors, padding and masks, and a bag of words against an LSTM on "
+           "reviews with negation, intensifiers and contrast"),
+    Lesson("07_attention", "Attention for translation and questions",
+           "dot-product and additive attention with masks, an encoder-decoder that translates "
+           "written dates, alignments drawn, and attention that finds the supporting fact"),
+    Lesson("08_vision", "Detection and segmentation",
+           "a CNN with a class head and a box head, intersection over union, upsampling, and "
+           "a fully convolutional network that labels every pixel"),
+    Lesson("09_healthcare", "Diagnosis, and what accuracy hides",
+           "tumour measurements from cell nuclei, sensitivity and specificity, the ROC curve, "
+           "a screening threshold, calibration, and what such a model must not be used for"),
+    Lesson("10_to_pytorch", "From dlteach to PyTorch",
+           "the same CNN and LSTM in both libraries, trained weights exported, autograd "
+           "against the backward passes you wrote, and the speed of each"),
 )
 
 SOLUTIONS_DIR = "solutions"
