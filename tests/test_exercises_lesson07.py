@@ -277,9 +277,14 @@ def test_attention_without_the_maximum_fails_on_scores_beyond_1000():
     assert "nan" in v.message.split("got:")[1]
 
 
-def test_attention_with_a_float64_scale_fails_on_the_dtype():
+def test_attention_with_a_float64_scale_fails_on_the_dtype_where_numpy_upcasts():
     v = ex.check_scaled_dot_product_attention(
         _attention_with(scale=lambda q, k, v: 1 / np.sqrt(q.shape[-1])))
+    if np.lib.NumpyVersion(np.__version__) < "2.0.0":
+        # NumPy 1.x casts by value: float32 array * float64 scalar stays float32, so this
+        # answer keeps the dtype there and is right.
+        assert v.status == "passed", v.text()
+        return
     assert_failed_showing(v, "case 6 of 7: float32 inputs",
                           "expected float32 array, got float64 array")
 
