@@ -84,7 +84,7 @@ def busy_rows(data: dict) -> list[Row]:
     for r in loaded:
         ratio = r["seconds"] / min(idle) if idle else None
         out.append(Row(f"grade {Path(data['notebook']).stem}",
-                       f"{data['busy']} busy {r['load']} processes", "float64", 1,
+                       f"{data['busy']} busy {r['load']} processes", "-", 1,
                        r["seconds"] * 1e3, None, ratio, f"<= {BUSY_TARGET:g}",
                        "loaded / idle"))
     return out
@@ -93,7 +93,8 @@ def busy_rows(data: dict) -> list[Row]:
 def class_rows(data: dict) -> list[Row]:
     """bench_class_grading's times: each worker count against one worker."""
     one = data["seconds"][0]
-    return [Row(f"grade a class of {data['n']}", f"{data['lesson']}, {w} workers", "float64",
+    return [Row(f"grade a class of {data['n']}",
+                f"{data['lesson']}, {w} worker{'s' if w != 1 else ''}", "-",
                 w, s * 1e3, None, one / s if w != data["workers"][0] else None,
                 f">= {CLASS_TARGET:g}" if w == 2 else "-", "speed-up over 1 worker")
             for w, s in zip(data["workers"], data["seconds"], strict=True)]
