@@ -87,7 +87,7 @@ from dlteach.attention import (
     AdditiveAttention, DotProductAttention, additive_attention, additive_attention_backward,
     scaled_dot_product_attention, scaled_dot_product_attention_backward,
 )
-from dlteach.seq2seq import Seq2Seq
+from dlteach.seq2seq import Seq2Seq, seq2seq_train_step
 from dlteach.sentiment import (
     LSTMClassifier, Reviews, bag_of_words, last_hidden_state, last_hidden_state_backward,
     make_reviews,

@@ -46,8 +46,10 @@ from dlteach.embedding import Embedding, check_tokens
 from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 from dlteach.lstm import LSTM
 from dlteach.numerics import FloatRange, grad_as
-from dlteach.sequence import TimeDense
+from dlteach.optim import Optimizer, clip_grad_norm
+from dlteach.sequence import SequenceCrossEntropy, TimeDense
 from dlteach.validation import as_array, as_rng, check_array, check_positive_int
+from dlteach.vocab import Seq2SeqBatch
 
 ATTENTION_KINDS = ("dot", "additive", None)
 
@@ -327,3 +329,21 @@ class Seq2Seq(Layer):
         return (f"Seq2Seq({self.src_embed.vocab_size} -> {self.tgt_embed.vocab_size}, "
                 f"embed_dim={self.src_embed.dim}, hidden_size={self.decoder.hidden_size}, "
                 f"attention={kind})")
+
+
+def seq2seq_train_step(model: Seq2Seq, batch: Seq2SeqBatch, optimizer: Optimizer,
+                       loss: SequenceCrossEntropy, max_norm: float | None = 1.0) -> float:
+    """One teacher-forced training step on a batch of :func:`dlteach.seq2seq_batches`:
+    the decoder reads ``batch.dec_in`` (the target shifted right), the loss counts the
+    real steps of ``batch.dec_out`` only, then backward, gradient clipping to ``max_norm``
+    (None: none) and one optimizer step. Returns the batch's loss. ``dl.fit`` cannot
+    train a Seq2Seq (it takes three inputs), so lesson 7 and its training script loop
+    over this step."""
+    optimizer.zero_grad()
+    value = loss(model.forward(batch.src, batch.dec_in, batch.src_mask), batch.dec_out,
+                 batch.dec_mask)
+    model.backward(loss.backward())
+    if max_norm is not None:
+        clip_grad_norm(model.parameters(), max_norm)
+    optimizer.step()
+    return value

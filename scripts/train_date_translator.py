@@ -55,12 +55,7 @@ def train(kind, steps, data, source, target, val) -> dl.Seq2Seq:
         for b in dl.seq2seq_batches(*data, BATCH, bos_id=target.bos_id, eos_id=target.eos_id,
                                     seed=rng):
             optimizer.lr = LR / 3 ** ((step >= steps // 2) + (step >= 4 * steps // 5))
-            optimizer.zero_grad()
-            losses.append(loss(model.forward(b.src, b.dec_in, b.src_mask), b.dec_out,
-                               b.dec_mask))
-            model.backward(loss.backward())
-            dl.clip_grad_norm(model.parameters(), 1.0)
-            optimizer.step()
+            losses.append(dl.seq2seq_train_step(model, b, optimizer, loss, max_norm=1.0))
             step += 1
             if step % 250 == 0:
                 print(f"  step {step:>5}: loss {np.mean(losses[-250:]):.4f}, held-out exact "

@@ -10,7 +10,7 @@ from dlteach.errors import DTypeError, InvalidValueError, ShapeError
 from dlteach.gradcheck import gradcheck
 from dlteach.lstm import lstm_step_forward
 from dlteach.optim import Adam, clip_grad_norm
-from dlteach.seq2seq import Seq2Seq
+from dlteach.seq2seq import Seq2Seq, seq2seq_train_step
 from dlteach.sequence import SequenceCrossEntropy, sequence_accuracy
 from dlteach.vocab import WordVocab, make_reversal_pairs, pad_sequences, seq2seq_batches
 
@@ -169,11 +169,7 @@ def test_it_learns_to_reverse_digit_sequences():
     while steps < 180:
         for b in seq2seq_batches(src_ids[:2000], tgt_ids[:2000], 50, bos_id=vocab.bos_id,
                                  eos_id=vocab.eos_id, seed=rng):
-            optimizer.zero_grad()
-            loss(model.forward(b.src, b.dec_in, b.src_mask), b.dec_out, b.dec_mask)
-            model.backward(loss.backward())
-            clip_grad_norm(model.parameters(), 5.0)
-            optimizer.step()
+            seq2seq_train_step(model, b, optimizer, loss, max_norm=5.0)
             steps += 1
     test = next(seq2seq_batches(src_ids[2000:], tgt_ids[2000:], 200, bos_id=vocab.bos_id,
                                 eos_id=vocab.eos_id, shuffle=False))
@@ -263,3 +259,26 @@ def test_padding_and_vocabulary_feed_the_model():
     logits = model.forward(ids, np.full((2, 1), vocab.bos_id), mask)
     assert logits.shape == (2, 1, len(vocab))
     np.testing.assert_array_equal(model.attention_weights[0, 0, 2], 0)  # a padded step
+
+
+@pytest.mark.parametrize("max_norm", [1.0, None])
+def test_a_train_step_is_forward_masked_loss_backward_clip_and_one_step(max_norm):
+    sources, targets = make_reversal_pairs(8, min_len=2, max_len=4, seed=1)
+    vocab = WordVocab(sources + targets)
+    ids = ([vocab.encode(t) for t in sources], [vocab.encode(t) for t in targets])
+    batch = next(seq2seq_batches(*ids, 8, bos_id=vocab.bos_id, eos_id=vocab.eos_id,
+                                 shuffle=False))
+    models = [Seq2Seq(len(vocab), len(vocab), 3, 4, attention="dot", rng=2) for _ in range(2)]
+    opts = [Adam(m.parameters(), lr=0.1) for m in models]
+    losses = [SequenceCrossEntropy() for _ in range(2)]
+    got = seq2seq_train_step(models[0], batch, opts[0], losses[0], max_norm=max_norm)
+    m, opt, loss = models[1], opts[1], losses[1]
+    opt.zero_grad()
+    want = loss(m.forward(batch.src, batch.dec_in, batch.src_mask), batch.dec_out,
+                batch.dec_mask)
+    m.backward(loss.backward())
+    norm = clip_grad_norm(m.parameters(), max_norm) if max_norm is not None else None
+    opt.step()
+    assert got == want and (norm is None or norm > 0)
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        np.testing.assert_array_equal(a.value, b.value)
